@@ -1,0 +1,44 @@
+# Two commands on a fresh clone: `make run` (set up and materialize everything) and `make test`.
+# All state lives under WORKBENCH_HOME (default .workbench/), never under $HOME.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export WORKBENCH_HOME ?= $(CURDIR)/.workbench
+export DAGSTER_HOME ?= $(WORKBENCH_HOME)/dagster
+export MPLCONFIGDIR ?= $(WORKBENCH_HOME)/matplotlib
+export IPYTHONDIR ?= $(WORKBENCH_HOME)/ipython
+export JUPYTER_CONFIG_DIR ?= $(WORKBENCH_HOME)/jupyter/config
+export JUPYTER_DATA_DIR ?= $(WORKBENCH_HOME)/jupyter/data
+export JUPYTER_RUNTIME_DIR ?= $(WORKBENCH_HOME)/jupyter/runtime
+export MLFLOW_DISABLE_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test ui lab clean
+
+# torch first and pinned (the CPU wheel); the constraints file keeps every later resolve on it, never CUDA.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name caregap-workbench --display-name "Care-gap workbench" >/dev/null
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/workbench run
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+ui: $(STAMP)
+	$(BIN)/workbench init
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lab: $(STAMP)
+	$(BIN)/workbench init
+	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir notebooks
+
+clean:
+	rm -rf $(WORKBENCH_HOME)

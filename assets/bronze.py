@@ -1,0 +1,95 @@
+"""Bronze: every delivery landed as-is (text, all columns, identifiers included), encrypted, one partition per arrival day.
+
+Bronze is immutable: a partition is written once; new data for a landed arrival date is refused, not merged,
+so the raw layer always shows exactly what arrived and when.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from assets.partitions import arrival_partitions
+from assets.policy import OWNERS, PHI_DIRECT, raw_column_schema, tags
+from checks.bronze import SCHEMA_CONTRACT, schema_contract_result
+from resources.bronze_store import BronzeStore, ImmutablePartitionError, PartitionManifest
+from resources.feeds import FeedSource
+from resources.feeds.contract import ARRIVAL_DATE, FEEDS, SOURCE_FILE, contract
+from resources.vault import KeyVault
+
+
+@dataclass(frozen=True)
+class Landing:
+    written: list[PartitionManifest]
+    already_landed: list[str]
+
+
+def land(feed: str, rows: pl.DataFrame, dates: list[date], store: BronzeStore, key: bytes) -> Landing:
+    """Write each requested arrival date not yet landed; refuse new files for a landed date."""
+    landed = {m.arrival_date: m for m in store.manifests(feed)}
+    parts = {d: p for (d,), p in rows.partition_by(ARRIVAL_DATE, as_dict=True).items()} if rows.height else {}
+    written, skipped = [], []
+    for day in dates:
+        part = parts.get(day, rows.clear())
+        if (known := landed.get(day.isoformat())) is not None:
+            unseen = sorted(set(part[SOURCE_FILE].unique()) - set(known.source_files)) if part.height else []
+            if unseen:
+                raise ImmutablePartitionError(
+                    f"bronze/{feed} {day} has already landed and is immutable; new file(s) {', '.join(unseen)} "
+                    "must be delivered with a new arrival date"
+                )
+            skipped.append(day.isoformat())
+            continue
+        written.append(store.write(feed, day, part, key))
+    return Landing(written, skipped)
+
+
+def landing_metadata(landing: Landing, rejected: list[str]) -> dict[str, object]:
+    rows = sum(m.rows for m in landing.written)
+    meta: dict[str, object] = {
+        "partitions_written": len(landing.written),
+        "partitions_already_landed": len(landing.already_landed),
+        "rows_landed": rows,
+        "source_files": sum(len(m.source_files) for m in landing.written),
+        "rejected_files": dg.MetadataValue.md("\n".join(f"- {r}" for r in rejected) or "none"),
+    }
+    if len(landing.written) == 1:
+        meta["content_sha256"] = landing.written[0].sha256 or "empty"
+    return meta
+
+
+def bronze_feed(feed: str) -> dg.AssetsDefinition:
+    spec = contract(feed)
+
+    @dg.asset(
+        key=["bronze", feed],
+        deps=[["raw", feed]],
+        description=(
+            f"Every {feed.replace('_', ' ')} delivery exactly as it arrived, one encrypted Parquet file per arrival day "
+            "with a plaintext manifest (rows, content SHA-256, source files). Holds direct identifiers: read only "
+            "through the key vault. Immutable once landed."
+        ),
+        partitions_def=arrival_partitions(),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="bronze",
+        owners=OWNERS["bronze"],
+        kinds={"parquet", "polars"},
+        tags=tags("bronze", PHI_DIRECT),
+        metadata={"dagster/column_schema": raw_column_schema(spec), "encryption": "AES-256-GCM per file"},
+        check_specs=[dg.AssetCheckSpec(SCHEMA_CONTRACT, asset=["bronze", feed], description="Delivered columns and types match the feed contract; names any change.")],
+    )
+    def _bronze(context: dg.AssetExecutionContext, feed_source: FeedSource, bronze_store: BronzeStore, vault: KeyVault):
+        dates = [date.fromisoformat(k) for k in context.partition_keys]
+        delivery = feed_source.deliver(feed, set(dates))
+        for reason in delivery.rejected:
+            context.log.warning(f"rejected file left in place: {reason}")
+        landing = land(feed, delivery.rows, dates, bronze_store, vault.raw_key())
+        context.log.info(f"{feed}: {len(landing.written)} partitions landed, {len(landing.already_landed)} already present")
+        yield dg.MaterializeResult(metadata=landing_metadata(landing, delivery.rejected))
+        yield schema_contract_result(feed, delivery.rows)
+
+    return _bronze
+
+
+BRONZE_FEEDS = [bronze_feed(feed) for feed in FEEDS]

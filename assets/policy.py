@@ -1,0 +1,57 @@
+"""Cross-cutting asset policy in one place: owners, PHI tags and column schemas derived from contracts."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandera.polars as pa
+
+from resources.feeds.contract import FeedContract
+
+OWNERS = {
+    "raw": ["team:data-platform"],
+    "bronze": ["team:data-platform"],
+    "silver": ["team:data-platform"],
+    "quarantine": ["team:data-quality"],
+}
+PHI_DIRECT = "direct_identifiers"
+PHI_PSEUDONYMISED = "pseudonymised"
+LINEAGE_DESCRIPTIONS = {
+    "_source_file": "Delivery file the row came from.",
+    "_source_line": "Line of the row in its delivery file (CSV header is line 1).",
+    "_arrival_date": "Date the delivery arrived (bronze partition).",
+    "_rules": "Rules the row broke, `column:kind` or `record:name`, separated by '; '.",
+    "member_key": "Keyed HMAC pseudonym of the member id.",
+    "birth_year": "Year of birth (generalised from the date of birth).",
+    "zip3": "First three ZIP digits (generalised from the ZIP code).",
+}
+
+
+def tags(layer: str, phi: str) -> dict[str, str]:
+    return {"layer": layer, "phi": phi}
+
+
+def raw_column_schema(spec: FeedContract) -> dg.TableSchema:
+    """The delivered columns of a raw feed with their descriptions and classification."""
+    return dg.TableSchema(columns=[
+        dg.TableColumn(c.name, c.type, description=c.description, tags={"classification": c.classification})
+        for c in spec.columns.values()
+    ])
+
+
+def table_schema(columns: dict[str, pa.Column], spec: FeedContract) -> dg.TableSchema:
+    """Column schema metadata for a stored table, described from the contract where it can be."""
+    def describe(name: str) -> tuple[str, str]:
+        if name in spec.columns:
+            return spec.columns[name].description, spec.columns[name].classification
+        return LINEAGE_DESCRIPTIONS.get(name, ""), "quasi_identifier" if name in ("member_key", "birth_year", "zip3") else "operational"
+
+    return dg.TableSchema(columns=[
+        dg.TableColumn(
+            name,
+            str(col.dtype),
+            description=describe(name)[0],
+            tags={"classification": describe(name)[1]},
+            constraints=dg.TableColumnConstraints(nullable=col.nullable),
+        )
+        for name, col in columns.items()
+    ])

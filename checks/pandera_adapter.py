@@ -1,0 +1,60 @@
+"""The one adapter from a Pandera schema to a Dagster asset check result.
+
+dagster-pandera only builds a Dagster type (a step that fails); checks need the failure summary as
+metadata instead: counts per rule and a few example rows named by source file and line. The failing
+values themselves are never reported, since they may be PHI.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandera.polars as pa
+import polars as pl
+
+from checks.schemas import rule_kind
+from resources.feeds.contract import SOURCE_FILE, SOURCE_LINE
+
+EXAMPLES = 5
+
+
+def failure_summary(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per failing cell or table rule: `rule` and the row `index` (null for table-level rules)."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return err.failure_cases.select(
+            pl.coalesce(pl.col("column"), pl.lit("record")).alias("column"),
+            rule_kind(pl.col("check")).alias("kind"),
+            pl.col("index"),
+        ).with_columns((pl.col("column") + ":" + pl.col("kind")).alias("rule"))
+    return pl.DataFrame(schema={"column": pl.String, "kind": pl.String, "index": pl.Int32, "rule": pl.String})
+
+
+def _examples(frame: pl.DataFrame, indexes: pl.Series) -> list[str]:
+    if SOURCE_FILE not in frame.columns or not indexes.len():
+        return []
+    rows = frame.select(SOURCE_FILE, SOURCE_LINE).gather(indexes.unique().sort().head(EXAMPLES).cast(pl.UInt32))
+    return [f"{f}:{line}" for f, line in rows.iter_rows()]
+
+
+def pandera_check_result(
+    schema: pa.DataFrameSchema,
+    frame: pl.DataFrame,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+) -> dg.AssetCheckResult:
+    """Validate `frame` against `schema` and report pass/fail with failure counts per rule."""
+    failures = failure_summary(schema, frame)
+    by_rule = failures.group_by("rule").len().sort(["len", "rule"], descending=[True, False])
+    table = "\n".join(f"| `{rule}` | {n:,} |" for rule, n in by_rule.iter_rows())
+    return dg.AssetCheckResult(
+        passed=failures.is_empty(),
+        severity=severity,
+        description=f"{schema.name}: " + (", ".join(f"{r} ({n:,})" for r, n in by_rule.head(3).iter_rows()) if failures.height else "all rules hold"),
+        metadata={
+            "schema": schema.name,
+            "rows_checked": frame.height,
+            "failures": failures.height,
+            "failures_by_rule": dg.MetadataValue.md(f"| rule | failures |\n|---|---|\n{table}" if table else "none"),
+            "example_rows": dg.MetadataValue.json(_examples(frame, failures["index"].drop_nulls())),
+        },
+    )

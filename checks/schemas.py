@@ -1,0 +1,130 @@
+"""Pandera (polars) schemas built from the feed contracts: one place for every row and table rule.
+
+`intake_schema` judges conformed rows before pseudonymisation (it may see identifiers, and its
+failure cases never leave memory); `silver_schema` is the contract of the persisted silver table.
+Rule names are `<column>:<kind>` for column rules and `record:<name>` for cross-column rules.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pandera.polars as pa
+import polars as pl
+
+from resources.feeds.contract import ARRIVAL_DATE, SOURCE_FILE, SOURCE_LINE, Column, contract
+
+DTYPES = {"string": pl.String, "date": pl.Date, "decimal": pl.Float64, "integer": pl.Int64}
+HBA1C_LOINC = ("4548-4", "4549-2", "17856-6", "17855-8")
+PSEUDONYM_PATTERN = r"^[0-9a-f]{16}$"
+RULES = "_rules"
+DUPLICATE = "record:duplicate"
+SUPERSEDED = "record:superseded"
+RULE_KINDS = {
+    "not_nullable": "required",
+    "str_matches": "pattern",
+    "isin": "allowed",
+    "greater_than_or_equal_to": "range",
+    "less_than_or_equal_to": "range",
+    "in_range": "range",
+    "field_uniqueness": "unique",
+    "multiple_fields_uniqueness": "unique",
+}
+
+
+def rule_kind(check: pl.Expr) -> pl.Expr:
+    """Pandera's check name (e.g. `str_matches('^..$')`) as the rule kind people read (`pattern`)."""
+    return check.str.extract(r"^(\w+)").replace(RULE_KINDS)
+
+
+def _not_after_arrival(column: str) -> pl.Expr:
+    return pl.col(column).is_null() | (pl.col(column) <= pl.col(ARRIVAL_DATE))
+
+
+RECORD_RULES: dict[str, dict[str, pl.Expr]] = {
+    "eligibility": {
+        "coverage_end_not_before_start": pl.col("coverage_end").is_null() | (pl.col("coverage_end") >= pl.col("coverage_start")),
+        "birth_not_after_arrival": _not_after_arrival("birth_date"),
+    },
+    "medical_claims": {
+        "paid_not_before_service": pl.col("paid_date").is_null() | (pl.col("paid_date") >= pl.col("service_date")),
+        "service_not_after_arrival": _not_after_arrival("service_date"),
+    },
+    "pharmacy_fills": {"fill_not_after_arrival": _not_after_arrival("fill_date")},
+    "lab_results": {
+        "result_not_before_collection": pl.col("result_date").is_null() | (pl.col("result_date") >= pl.col("collection_date")),
+        "collection_not_after_arrival": _not_after_arrival("collection_date"),
+        "hba1c_percent_plausible": ~(pl.col("loinc_code").is_in(HBA1C_LOINC) & (pl.col("unit") == "%")) | pl.col("value").is_between(3.0, 20.0),
+    },
+    "clinical_records": {
+        "vital_has_value": (pl.col("record_type") != "vital") | pl.col("value").is_not_null(),
+        "encounter_not_after_arrival": _not_after_arrival("encounter_date"),
+    },
+}
+
+
+def _column_checks(col: Column) -> list[pa.Check]:
+    checks = []
+    if col.pattern:
+        checks.append(pa.Check.str_matches(col.pattern))
+    if col.allowed:
+        checks.append(pa.Check.isin(list(col.allowed)))
+    if col.min is not None:
+        checks.append(pa.Check.ge(col.min))
+    if col.max is not None:
+        checks.append(pa.Check.le(col.max))
+    return checks
+
+
+def _record_check(name: str, expr: pl.Expr) -> pa.Check:
+    return pa.Check(lambda data: data.lazyframe.select(expr), name=name, error=f"record rule {name} failed")
+
+
+def _lineage_columns() -> dict[str, pa.Column]:
+    return {
+        SOURCE_FILE: pa.Column(pl.String, nullable=False),
+        SOURCE_LINE: pa.Column(pl.Int64, nullable=False),
+        ARRIVAL_DATE: pa.Column(pl.Date, nullable=False),
+    }
+
+
+@cache
+def intake_schema(feed: str) -> pa.DataFrameSchema:
+    """Row rules for conformed (typed, not yet pseudonymised) rows of a feed."""
+    spec = contract(feed)
+    columns = {
+        c.name: pa.Column(DTYPES[c.type], checks=_column_checks(c), nullable=not c.required)
+        for c in spec.columns.values()
+    }
+    rules = [_record_check(name, expr) for name, expr in RECORD_RULES[feed].items()]
+    return pa.DataFrameSchema({**columns, **_lineage_columns()}, checks=rules, name=f"intake_{feed}")
+
+
+def silver_columns(feed: str) -> dict[str, pa.Column]:
+    """The persisted silver columns: contract columns minus direct identifiers, plus pseudonym and generalisations."""
+    spec = contract(feed)
+    columns = {"member_key": pa.Column(pl.String, checks=[pa.Check.str_matches(PSEUDONYM_PATTERN)], nullable=False)}
+    if "birth_date" in spec.columns:
+        columns["birth_year"] = pa.Column(pl.Int32, checks=[pa.Check.between(1900, 2100)], nullable=False)
+    if "zip" in spec.columns:
+        columns["zip3"] = pa.Column(pl.String, checks=[pa.Check.str_matches(r"^[0-9]{3}$")], nullable=False)
+    for col in spec.columns.values():
+        if col.classification != "direct_identifier":
+            columns[col.name] = pa.Column(DTYPES[col.type], checks=_column_checks(col), nullable=not col.required)
+    return {**columns, **_lineage_columns()}
+
+
+def silver_key(feed: str) -> list[str]:
+    return ["member_key" if k == "member_id" else k for k in contract(feed).key]
+
+
+@cache
+def silver_schema(feed: str) -> pa.DataFrameSchema:
+    """The contract of the silver table: exact columns and types, row rules, unique natural key."""
+    columns = silver_columns(feed)
+    rules = [
+        _record_check(name, expr)
+        for name, expr in RECORD_RULES[feed].items()
+        if set(expr.meta.root_names()) <= set(columns)
+    ]
+    return pa.DataFrameSchema(columns, checks=rules, strict=True, unique=silver_key(feed), name=f"silver_{feed}")

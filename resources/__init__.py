@@ -1,0 +1,33 @@
+"""Everything that touches the outside world, chosen per environment in one function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resources.bronze_store import BronzeStore
+from resources.environment import Settings, settings
+from resources.feeds import FeedSource, FhirBulkFeedSource, LandingFeedSource, SyntheticFeedSource
+from resources.io_manager import WarehouseIOManager
+from resources.vault import KeyVault
+from resources.warehouse import Warehouse
+
+
+def feed_source(s: Settings) -> FeedSource:
+    if s.feed_source == "landing":
+        return LandingFeedSource(inbox=str(s.inbox_dir))
+    if s.feed_source == "fhir":
+        return FhirBulkFeedSource(directory=str(s.inbox_dir / "fhir"), arrival_date=s.end_date.isoformat())
+    return SyntheticFeedSource(seed=s.seed, members=s.members, months=s.months, end_date=s.end_date.isoformat(), faults=s.faults)
+
+
+def build_resources(s: Settings | None = None) -> dict[str, Any]:
+    """The resources for the environment in force: local files by default, keys never created in production."""
+    s = s or settings()
+    warehouse = Warehouse(path=str(s.warehouse_path))
+    return {
+        "feed_source": feed_source(s),
+        "bronze_store": BronzeStore(root=str(s.raw_dir)),
+        "vault": KeyVault(keys_dir=str(s.keys_dir), create_missing=s.environment == "local"),
+        "warehouse": warehouse,
+        "io_manager": WarehouseIOManager(warehouse=warehouse),
+    }

@@ -1,0 +1,101 @@
+"""Which environment the workbench runs in and where it keeps state, resolved once from environment variables.
+
+Every setting has a safe embedded default (synthetic feeds, local files under `.workbench/`), so a fresh
+clone runs with nothing configured; production overrides the same variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FEED_SOURCES = ("synthetic", "landing", "fhir")
+ENVIRONMENTS = ("local", "production")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the workbench cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    environment: str
+    feed_source: str
+    members: int
+    months: int
+    seed: int
+    end_date: date
+    faults: bool
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def history_start(self) -> date:
+        """First day of the data window: the first of the month `months` months before the end date."""
+        first = self.end_date.replace(day=1)
+        year, month = divmod(first.year * 12 + first.month - 1 - self.months, 12)
+        return date(year, month + 1, 1)
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _end_date() -> date:
+    raw = os.environ.get("WORKBENCH_END_DATE")
+    if not raw:
+        return date.today() - timedelta(days=1)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"WORKBENCH_END_DATE must be a date like 2026-06-30, got {raw!r}") from None
+
+
+def settings() -> Settings:
+    """The settings in force now (read each call, so tests can change the environment)."""
+    return Settings(
+        home=Path(os.environ.get("WORKBENCH_HOME") or PROJECT_ROOT / ".workbench").resolve(),
+        environment=_choice("WORKBENCH_ENV", "local", ENVIRONMENTS),
+        feed_source=_choice("WORKBENCH_FEED_SOURCE", "synthetic", FEED_SOURCES),
+        members=_int("WORKBENCH_MEMBERS", 50_000),
+        months=_int("WORKBENCH_MONTHS", 36, minimum=3),
+        seed=_int("WORKBENCH_SEED", 7, minimum=0),
+        end_date=_end_date(),
+        faults=_choice("WORKBENCH_FAULTS", "on", ("on", "off")) == "on",
+    )

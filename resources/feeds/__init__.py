@@ -1,0 +1,97 @@
+"""Feed sources: interchangeable resources that deliver raw feed rows for a set of arrival dates.
+
+Whatever the source (synthetic generator, landing directory, FHIR bulk export), the rows come in one
+raw shape (text columns as delivered plus `_source_file`, `_source_line`, `_arrival_date`), so bronze
+ingestion has a single code path.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from resources.feeds.contract import ARRIVAL_DATE
+
+
+@dataclass(frozen=True)
+class FeedDelivery:
+    """Rows delivered for some arrival dates, and files refused whole (left in place, with the reason)."""
+
+    rows: pl.DataFrame
+    rejected: list[str] = field(default_factory=list)
+
+
+def _on_dates(rows: pl.DataFrame, arrival_dates: set[date]) -> pl.DataFrame:
+    return rows.filter(pl.col(ARRIVAL_DATE).is_in(sorted(arrival_dates))) if rows.height else rows
+
+
+class FeedSource(dg.ConfigurableResource):
+    """Base of every feed source; assets depend on this type, so sources swap by configuration."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
+        raise NotImplementedError
+
+
+@cache
+def _synthetic_feed(seed: int, members: int, months: int, end_date: date, faults: bool, feed: str) -> pl.DataFrame:
+    from resources.feeds.faults import FaultConfig, inject_faults
+    from resources.feeds.synthetic import SyntheticConfig, generate_feed
+
+    cfg = SyntheticConfig(seed=seed, members=members, months=months, end_date=end_date)
+    rows = generate_feed(cfg, feed)
+    return inject_faults(rows, feed, FaultConfig() if faults else FaultConfig.none(), seed)[0]
+
+
+class SyntheticFeedSource(FeedSource):
+    """The embedded default: a deterministic synthetic health plan, with production faults at small rates."""
+
+    seed: int = 7
+    members: int = 50_000
+    months: int = 36
+    end_date: str
+    faults: bool = True
+
+    def describe(self) -> str:
+        return f"synthetic plan: {self.members:,} members, {self.months} months to {self.end_date}, seed {self.seed}, faults {'on' if self.faults else 'off'}"
+
+    def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
+        rows = _synthetic_feed(self.seed, self.members, self.months, date.fromisoformat(self.end_date), self.faults, feed)
+        return FeedDelivery(_on_dates(rows, arrival_dates))
+
+
+class LandingFeedSource(FeedSource):
+    """Files dropped into `<inbox>/<feed>/` (CSV, Parquet, NDJSON), as a production landing zone delivers them."""
+
+    inbox: str
+
+    def describe(self) -> str:
+        return f"landing directory {self.inbox}"
+
+    def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
+        from resources.feeds.landing import read_inbox
+
+        rows, rejections = read_inbox(Path(self.inbox), feed, arrival_dates)
+        return FeedDelivery(rows, [f"{r.file}: {r.reason}" for r in rejections])
+
+
+class FhirBulkFeedSource(FeedSource):
+    """A FHIR R4 Bulk Data export (one NDJSON file per resource type) mapped onto the raw feeds."""
+
+    directory: str
+    arrival_date: str
+    default_line_of_business: str = "commercial"
+
+    def describe(self) -> str:
+        return f"FHIR bulk export {self.directory} (arrived {self.arrival_date})"
+
+    def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
+        from resources.feeds.fhir import read_fhir_bulk
+
+        frames, _report = read_fhir_bulk(Path(self.directory), date.fromisoformat(self.arrival_date), self.default_line_of_business)
+        return FeedDelivery(_on_dates(frames.get(feed, pl.DataFrame()), arrival_dates))

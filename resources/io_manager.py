@@ -1,0 +1,26 @@
+"""IO manager that stores polars frames as warehouse tables named after the asset key.
+
+`["silver", "pharmacy_fills"]` becomes table `silver.pharmacy_fills`; reads go back through the
+Warehouse resource, so notebooks loading assets by key see exactly what the pipeline sees.
+"""
+
+import dagster as dg
+import polars as pl
+
+from resources.warehouse import Warehouse
+
+
+def table_of(key: dg.AssetKey) -> tuple[str, str]:
+    return key.path[0], "_".join(key.path[1:])
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    warehouse: Warehouse
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+        schema, name = table_of(context.asset_key)
+        self.warehouse.write_table(schema, name, obj)
+        context.add_output_metadata({"dagster/row_count": obj.height, "table": f"{schema}.{name}"})
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        return self.warehouse.read_table(*table_of(context.asset_key))

@@ -1,0 +1,71 @@
+"""Keys for the raw layer: the pseudonym HMAC key and the encryption key, never stored with the data.
+
+A key comes from an environment variable (base64) or, in the local environment only, from a key file
+created on first use with owner-only permissions under the state folder's `keys/`.
+"""
+
+import base64
+import os
+from pathlib import Path
+
+import dagster as dg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+NONCE_BYTES = 12
+
+
+class KeyUnavailable(RuntimeError):
+    """A key is missing or wrong; the message says which and how to supply it."""
+
+
+def _decode(name: str, raw: str) -> bytes:
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise KeyUnavailable(f"{name} is not valid base64") from None
+    if len(key) != 32:
+        raise KeyUnavailable(f"{name} must decode to 32 bytes, got {len(key)}")
+    return key
+
+
+def load_key(name: str, keys_dir: Path, create: bool) -> bytes:
+    """The key from env var `name`, else from `keys_dir/<name>.key` (created 0600 when `create`)."""
+    if raw := os.environ.get(name):
+        return _decode(name, raw)
+    path = keys_dir / f"{name.lower()}.key"
+    if path.exists():
+        return _decode(str(path), path.read_text().strip())
+    if not create:
+        raise KeyUnavailable(f"key {name} is missing: set the environment variable {name} (32 bytes, base64)")
+    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(base64.b64encode(os.urandom(32)).decode())
+    return _decode(str(path), path.read_text().strip())
+
+
+def encrypt(key: bytes, plaintext: bytes, context: str) -> bytes:
+    """AES-256-GCM; `context` (the file's logical name) is bound as associated data, so a moved file fails."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, context.encode())
+
+
+def decrypt(key: bytes, blob: bytes, context: str) -> bytes:
+    try:
+        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
+    except InvalidTag:
+        raise KeyUnavailable(f"cannot decrypt {context}: wrong raw-layer key or the file was altered") from None
+
+
+class KeyVault(dg.ConfigurableResource):
+    """Hands out the raw-layer keys; only the local environment may create missing key files."""
+
+    keys_dir: str
+    create_missing: bool = True
+
+    def pseudonym_key(self) -> bytes:
+        return load_key("WORKBENCH_PSEUDONYM_KEY", Path(self.keys_dir), self.create_missing)
+
+    def raw_key(self) -> bytes:
+        return load_key("WORKBENCH_RAW_KEY", Path(self.keys_dir), self.create_missing)
