@@ -8,6 +8,7 @@ import os
 import resource
 import sys
 import time
+import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -61,22 +62,30 @@ def _checks_lines(result) -> list[str]:
     return [f"  checks    {outcome['passed']} passed, {outcome['warned']} warned, {outcome['failed']} failed", *notes]
 
 
+def materialize_all(instance, defs, announce: bool = False):
+    """One in-process run of the whole graph over every arrival day (bronze backfills as a single run)."""
+    job = defs.resolve_job_def("materialize_all")
+    keys = job.partitions_def.get_partition_keys()
+    if announce:
+        print(f"Materializing the workbench graph over {len(keys):,} arrival days ({keys[0]} .. {keys[-1]}) ...", flush=True)
+    return job.execute_in_process(
+        instance=instance,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+        raise_on_error=False,
+    )
+
+
 def run(_: argparse.Namespace) -> int:
     s = settings()
     prepare_state(s)
     import dagster as dg
 
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from definitions import defs
 
     started = time.perf_counter()
-    job = defs.resolve_job_def("materialize_all")
-    keys = job.partitions_def.get_partition_keys()
-    print(f"Materializing the workbench graph over {len(keys):,} arrival days ({keys[0]} .. {keys[-1]}) ...", flush=True)
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
-        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-        raise_on_error=False,
-    )
+    result = materialize_all(dg.DagsterInstance.get(), defs, announce=True)
     latest, partitions = _latest_metadata(result)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     layers = defaultdict(int)

@@ -45,7 +45,7 @@ def land(feed: str, rows: pl.DataFrame, dates: list[date], store: BronzeStore, k
     return Landing(written, skipped)
 
 
-def landing_metadata(landing: Landing, rejected: list[str]) -> dict[str, object]:
+def landing_metadata(landing: Landing, rejected: list[str], notes: dict[str, str]) -> dict[str, object]:
     rows = sum(m.rows for m in landing.written)
     meta: dict[str, object] = {
         "partitions_written": len(landing.written),
@@ -56,7 +56,7 @@ def landing_metadata(landing: Landing, rejected: list[str]) -> dict[str, object]
     }
     if len(landing.written) == 1:
         meta["content_sha256"] = landing.written[0].sha256 or "empty"
-    return meta
+    return meta | notes
 
 
 def bronze_feed(feed: str) -> dg.AssetsDefinition:
@@ -86,8 +86,9 @@ def bronze_feed(feed: str) -> dg.AssetsDefinition:
             context.log.warning(f"rejected file left in place: {reason}")
         landing = land(feed, delivery.rows, dates, bronze_store, vault.raw_key())
         context.log.info(f"{feed}: {len(landing.written)} partitions landed, {len(landing.already_landed)} already present")
-        yield dg.MaterializeResult(metadata=landing_metadata(landing, delivery.rejected))
-        yield schema_contract_result(feed, delivery.rows)
+        yield dg.MaterializeResult(metadata=landing_metadata(landing, delivery.rejected, delivery.notes))
+        landed_days = [date.fromisoformat(m.arrival_date) for m in landing.written]
+        yield schema_contract_result(feed, delivery.rows.filter(pl.col(ARRIVAL_DATE).is_in(landed_days)) if delivery.rows.height else delivery.rows)
 
     return _bronze
 

@@ -12,7 +12,7 @@ import pandera.polars as pa
 import polars as pl
 
 from assets.privacy import pseudonymise, redact
-from checks.schemas import DUPLICATE, RULES, SUPERSEDED, intake_schema, rule_kind
+from checks.schemas import DUPLICATE, RULES, SUPERSEDED, intake_schema, rule_name
 from resources.feeds.contract import ARRIVAL_DATE, RAW_LINEAGE, SOURCE_FILE, SOURCE_LINE, FeedContract
 
 ROW = "_row"
@@ -84,10 +84,7 @@ def rule_failures(typed: pl.DataFrame, feed: str) -> pl.DataFrame:
         cases = err.failure_cases.filter(pl.col("index").is_not_null())
         return cases.select(
             typed[ROW].gather(cases["index"].cast(pl.UInt32)).alias(ROW) if cases.height else pl.lit(None, pl.UInt32).alias(ROW),
-            pl.when(pl.col("column").is_null())
-            .then(pl.lit("record:") + pl.col("check"))
-            .otherwise(pl.col("column") + ":" + rule_kind(pl.col("check")))
-            .alias("rule"),
+            rule_name(),
         )
     return pl.DataFrame(schema={ROW: pl.UInt32, "rule": pl.String})
 

@@ -9,7 +9,7 @@ import polars as pl
 
 from assets.conform import split_feed
 from assets.policy import OWNERS, PHI_PSEUDONYMISED, table_schema, tags
-from checks.schemas import RULES, silver_columns
+from checks.schemas import RULES, quarantine_columns, silver_columns
 from checks.silver import quarantine_by_rule
 from resources.bronze_store import BronzeStore
 from resources.feeds.contract import FEEDS, RAW_LINEAGE, contract
@@ -29,22 +29,24 @@ def silver_feed(feed: str) -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         name=f"silver_{feed}",
-        specs=[
-            dg.AssetSpec(
-                silver_key, deps=[["bronze", feed]], group_name="silver", owners=OWNERS["silver"],
+        deps=[["bronze", feed]],
+        outs={
+            silver_key.to_python_identifier(): dg.AssetOut(
+                key=silver_key, group_name="silver", owners=OWNERS["silver"],
                 kinds={"duckdb", "polars", "pandera"}, tags=tags("silver", PHI_PSEUDONYMISED),
                 description=(f"{spec.description} Conformed to the contract (declared renames mapped, typed, units converted), "
                              "de-duplicated (exact re-sends dropped, later corrections win), members pseudonymised; "
                              "no direct identifiers."),
                 metadata={"dagster/column_schema": table_schema(columns, spec), "natural_key": ", ".join(spec.key)},
             ),
-            dg.AssetSpec(
-                quarantine_key, deps=[["bronze", feed]], group_name="silver", owners=OWNERS["quarantine"],
+            quarantine_key.to_python_identifier(): dg.AssetOut(
+                key=quarantine_key, group_name="silver", owners=OWNERS["quarantine"],
                 kinds={"duckdb", "polars"}, tags=tags("quarantine", PHI_PSEUDONYMISED),
                 description=(f"{feed} rows that broke a contract rule or were duplicates/superseded, as delivered text "
                              f"with member pseudonyms, the rules broken (`{RULES}`) and their source file and line."),
+                metadata={"dagster/column_schema": table_schema(quarantine_columns(feed), spec)},
             ),
-        ],
+        },
     )
     def _silver(context: dg.AssetExecutionContext, bronze_store: BronzeStore, vault: KeyVault):
         raw = bronze_store.read(feed, vault.raw_key())

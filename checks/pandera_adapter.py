@@ -11,7 +11,7 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from checks.schemas import rule_kind
+from checks.schemas import rule_name
 from resources.feeds.contract import SOURCE_FILE, SOURCE_LINE
 
 EXAMPLES = 5
@@ -22,12 +22,8 @@ def failure_summary(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataF
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
-        return err.failure_cases.select(
-            pl.coalesce(pl.col("column"), pl.lit("record")).alias("column"),
-            rule_kind(pl.col("check")).alias("kind"),
-            pl.col("index"),
-        ).with_columns((pl.col("column") + ":" + pl.col("kind")).alias("rule"))
-    return pl.DataFrame(schema={"column": pl.String, "kind": pl.String, "index": pl.Int32, "rule": pl.String})
+        return err.failure_cases.select(rule_name(), pl.col("index"))
+    return pl.DataFrame(schema={"rule": pl.String, "index": pl.Int32})
 
 
 def _examples(frame: pl.DataFrame, indexes: pl.Series) -> list[str]:

@@ -16,6 +16,8 @@ from resources.feeds.contract import ARRIVAL_DATE, SOURCE_FILE, SOURCE_LINE, Col
 
 DTYPES = {"string": pl.String, "date": pl.Date, "decimal": pl.Float64, "integer": pl.Int64}
 HBA1C_LOINC = ("4548-4", "4549-2", "17856-6", "17855-8")
+# Plausible vital-sign values by LOINC code (a systolic of 16 is a kPa value labelled mm[Hg]).
+VITAL_RANGES = {"8480-6": (50.0, 300.0), "8462-4": (20.0, 200.0), "39156-5": (10.0, 100.0)}
 PSEUDONYM_PATTERN = r"^[0-9a-f]{16}$"
 RULES = "_rules"
 DUPLICATE = "record:duplicate"
@@ -32,9 +34,43 @@ RULE_KINDS = {
 }
 
 
+TABLE_CHECKS = ("column_in_dataframe", "column_in_schema", "dtype")
+
+
 def rule_kind(check: pl.Expr) -> pl.Expr:
     """Pandera's check name (e.g. `str_matches('^..$')`) as the rule kind people read (`pattern`)."""
     return check.str.extract(r"^(\w+)").replace(RULE_KINDS)
+
+
+def rule_name() -> pl.Expr:
+    """`column:kind` or `record:name` for a row of Pandera failure cases (its values are never used).
+
+    Frame-level rules report the schema name as their column; a missing or unexpected column is named by
+    the failure case itself, which is then a column name, not a value.
+    """
+    kind = rule_kind(pl.col("check"))
+    column = (
+        pl.when(pl.col("check").is_in(TABLE_CHECKS[:2])).then(pl.col("failure_case"))
+        .when(pl.col("schema_context") == "DataFrameSchema").then(pl.lit("record"))
+        .otherwise(pl.col("column"))
+    )
+    return (column + ":" + kind).alias("rule")
+
+
+def _vital_plausible() -> pl.Expr:
+    ok = pl.lit(True)
+    for code, (low, high) in VITAL_RANGES.items():
+        ok = ok & ((pl.col("code") != code) | pl.col("value").is_null() | pl.col("value").is_between(low, high))
+    return (pl.col("record_type") != "vital") | ok
+
+
+def _strength_matches_drug_name() -> pl.Expr:
+    """The strength column agrees with the strength printed in the drug name (catches grams sent as mg)."""
+    stated = pl.coalesce(
+        pl.col("drug_name").str.extract(r"([0-9]+(?:\.[0-9]+)?)\s*mg\b", 1).cast(pl.Float64, strict=False),
+        pl.col("drug_name").str.extract(r"([0-9]+(?:\.[0-9]+)?)\s*mcg\b", 1).cast(pl.Float64, strict=False) / 1000,
+    )
+    return stated.is_null() | pl.col("strength_mg").is_null() | ((pl.col("strength_mg") / stated - 1).abs() < 0.01)
 
 
 def _not_after_arrival(column: str) -> pl.Expr:
@@ -50,7 +86,10 @@ RECORD_RULES: dict[str, dict[str, pl.Expr]] = {
         "paid_not_before_service": pl.col("paid_date").is_null() | (pl.col("paid_date") >= pl.col("service_date")),
         "service_not_after_arrival": _not_after_arrival("service_date"),
     },
-    "pharmacy_fills": {"fill_not_after_arrival": _not_after_arrival("fill_date")},
+    "pharmacy_fills": {
+        "fill_not_after_arrival": _not_after_arrival("fill_date"),
+        "strength_matches_drug_name": _strength_matches_drug_name(),
+    },
     "lab_results": {
         "result_not_before_collection": pl.col("result_date").is_null() | (pl.col("result_date") >= pl.col("collection_date")),
         "collection_not_after_arrival": _not_after_arrival("collection_date"),
@@ -58,6 +97,7 @@ RECORD_RULES: dict[str, dict[str, pl.Expr]] = {
     },
     "clinical_records": {
         "vital_has_value": (pl.col("record_type") != "vital") | pl.col("value").is_not_null(),
+        "vital_plausible": _vital_plausible(),
         "encounter_not_after_arrival": _not_after_arrival("encounter_date"),
     },
 }
@@ -77,7 +117,7 @@ def _column_checks(col: Column) -> list[pa.Check]:
 
 
 def _record_check(name: str, expr: pl.Expr) -> pa.Check:
-    return pa.Check(lambda data: data.lazyframe.select(expr), name=name, error=f"record rule {name} failed")
+    return pa.Check(lambda data: data.lazyframe.select(expr), name=name)
 
 
 def _lineage_columns() -> dict[str, pa.Column]:
@@ -112,6 +152,14 @@ def silver_columns(feed: str) -> dict[str, pa.Column]:
         if col.classification != "direct_identifier":
             columns[col.name] = pa.Column(DTYPES[col.type], checks=_column_checks(col), nullable=not col.required)
     return {**columns, **_lineage_columns()}
+
+
+def quarantine_columns(feed: str) -> dict[str, pa.Column]:
+    """Quarantined rows keep the delivered text (identifiers replaced by member_key) and the rules broken."""
+    spec = contract(feed)
+    columns = {"member_key": pa.Column(pl.String, nullable=True)}
+    columns |= {c.name: pa.Column(pl.String, nullable=True) for c in spec.columns.values() if c.classification != "direct_identifier"}
+    return {**columns, RULES: pa.Column(pl.String, nullable=False), **_lineage_columns()}
 
 
 def silver_key(feed: str) -> list[str]:

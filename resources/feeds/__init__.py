@@ -18,10 +18,12 @@ from resources.feeds.contract import ARRIVAL_DATE
 
 @dataclass(frozen=True)
 class FeedDelivery:
-    """Rows delivered for some arrival dates, and files refused whole (left in place, with the reason)."""
+    """Rows delivered for some arrival dates, files refused whole (left in place, with the reason),
+    and what the source wants a reviewer to see (e.g. unmapped codes), as metadata-ready text."""
 
     rows: pl.DataFrame
     rejected: list[str] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def _on_dates(rows: pl.DataFrame, arrival_dates: set[date]) -> pl.DataFrame:
@@ -93,5 +95,12 @@ class FhirBulkFeedSource(FeedSource):
     def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
         from resources.feeds.fhir import read_fhir_bulk
 
-        frames, _report = read_fhir_bulk(Path(self.directory), date.fromisoformat(self.arrival_date), self.default_line_of_business)
-        return FeedDelivery(_on_dates(frames.get(feed, pl.DataFrame()), arrival_dates))
+        frames, report = read_fhir_bulk(Path(self.directory), date.fromisoformat(self.arrival_date), self.default_line_of_business)
+        unmapped = report.unmapped_codes.most_common(20)
+        notes = {
+            "fhir_resources_read": ", ".join(f"{k} {v:,}" for k, v in sorted(report.resources_read.items())) or "none",
+            "fhir_unknown_resource_types": ", ".join(f"{k} {v:,}" for k, v in sorted(report.unknown_resource_types.items())) or "none",
+            "fhir_unmapped_codes": "; ".join(f"{s} {c} x{n:,}" for (s, c), n in unmapped) or "none",
+            "fhir_approximations": "; ".join(report.approximations) or "none",
+        }
+        return FeedDelivery(_on_dates(frames.get(feed, pl.DataFrame()), arrival_dates), notes=notes)

@@ -1,0 +1,31 @@
+"""The command line: a bad setting gets one line naming what is wrong, not a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def workbench(*args: str, **env: str) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WORKBENCH_MEMBERS": "many"}, "workbench: WORKBENCH_MEMBERS must be an integer, got 'many'"),
+        ({"WORKBENCH_FEED_SOURCE": "ftp"}, "workbench: WORKBENCH_FEED_SOURCE must be one of synthetic, landing, fhir; got 'ftp'"),
+        ({"WORKBENCH_END_DATE": "yesterday"}, "workbench: WORKBENCH_END_DATE must be a date like 2026-06-30, got 'yesterday'"),
+    ],
+)
+def test_bad_setting_is_one_clear_line(env, message):
+    done = workbench("run", **env)
+    assert done.returncode == 2
+    assert done.stderr.strip() == message
+
+
+def test_unknown_command_is_refused_by_argparse():
+    done = workbench("materialise")
+    assert done.returncode == 2 and "invalid choice: 'materialise'" in done.stderr

@@ -1,0 +1,67 @@
+"""Every fault the synthetic plan injects ends in quarantine with its reason, or is accepted when it is not a fault of
+the row (a late arrival, a correction); nothing is lost."""
+
+import os
+from datetime import date
+
+import polars as pl
+import pytest
+
+from assets.conform import split_feed
+from resources.feeds.contract import FEEDS, SOURCE_FILE, SOURCE_LINE, contract
+from resources.feeds.faults import FaultConfig, inject_faults
+from resources.feeds.synthetic import SyntheticConfig, generate_feed
+
+CFG = SyntheticConfig(seed=5, members=1500, months=12, end_date=date(2026, 6, 30))
+KEY = os.urandom(32)
+
+
+@pytest.fixture(scope="module", params=FEEDS)
+def judged(request):
+    feed = request.param
+    raw, log = inject_faults(generate_feed(CFG, feed), feed, FaultConfig(), CFG.seed)
+    split = split_feed(raw, contract(feed), KEY)
+    where = pl.concat([
+        split.accepted.select(SOURCE_FILE, SOURCE_LINE, pl.lit(None, pl.String).alias("_rules")),
+        split.quarantined.select(SOURCE_FILE, SOURCE_LINE, "_rules"),
+    ])
+    return feed, raw, log.join(where, on=[SOURCE_FILE, SOURCE_LINE], how="left"), split
+
+
+def test_counts_reconcile(judged):
+    _, raw, _, split = judged
+    assert raw.height == split.accepted.height + split.quarantined.height
+
+
+def test_row_faults_are_quarantined_with_their_rule(judged):
+    feed, _, log, _ = judged
+    rows = log.filter(pl.col("fault").is_in(["missing_required", "invalid_code", "out_of_range", "unit_mixup", "exact_duplicate"]))
+    assert rows.height, f"no row faults injected into {feed}"
+    missed = rows.filter(pl.col("_rules").is_null())
+    assert missed.is_empty(), f"{feed}: faults accepted into silver: {missed.group_by('fault', 'column').len().rows()}"
+    expected = (
+        pl.when(pl.col("fault") == "missing_required").then(pl.col("column") + ":required")
+        .when(pl.col("fault") == "invalid_code").then(pl.col("column") + ":pattern")
+        .when(pl.col("fault") == "exact_duplicate").then(pl.lit("record:duplicate"))
+        .otherwise(None)
+    )
+    wrong = rows.filter(expected.is_not_null() & ~pl.col("_rules").str.contains(expected, literal=True))
+    assert wrong.is_empty(), f"{feed}: wrong reasons {wrong.select('fault', 'column', '_rules').head(5).rows()}"
+
+
+def test_late_arrivals_and_corrections_are_accepted(judged):
+    feed, _, log, split = judged
+    accepted_kinds = log.filter(pl.col("fault").is_in(["late_arrival", "near_duplicate"]))
+    assert accepted_kinds.filter(pl.col("_rules").is_not_null() & ~pl.col("_rules").str.contains("record:superseded")).height <= 0.02 * accepted_kinds.height
+    if log.filter(pl.col("fault") == "near_duplicate").height:
+        assert split.quarantined.filter(pl.col("_rules").str.contains("record:superseded")).height >= log.filter(pl.col("fault") == "near_duplicate").height
+
+
+def test_schema_change_type_is_quarantined_as_a_type_failure(judged):
+    feed, _, log, _ = judged
+    changed = log.filter((pl.col("fault") == "schema_change") & (pl.col("column") == "paid_amount"))
+    if feed != "pharmacy_fills":
+        assert changed.is_empty()
+        return
+    typed = log.filter(pl.col("_rules").str.contains("paid_amount:type", literal=True))
+    assert typed.height and changed.height

@@ -1,0 +1,92 @@
+"""The whole graph materialized through a real Dagster instance at small scale, and materialized again."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from cli import materialize_all
+from definitions import defs
+from resources.environment import settings
+from resources.feeds.contract import FEEDS
+from resources.warehouse import Warehouse
+
+
+@pytest.fixture(scope="module")
+def runs():
+    instance = dg.DagsterInstance.get()
+    return instance, materialize_all(instance, defs), materialize_all(instance, defs)
+
+
+def evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {("/".join(e.asset_key.path), e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+def test_every_asset_materializes(runs):
+    _, first, _ = runs
+    assert first.success
+    materialized = {"/".join(e.event_specific_data.materialization.asset_key.path) for e in first.all_events if e.is_step_materialization}
+    assert materialized == {f"{layer}/{feed}" for layer in ("bronze", "silver", "quarantine") for feed in FEEDS}
+
+
+def test_contract_checks_hold_and_the_planted_schema_change_is_named(runs):
+    _, first, _ = runs
+    checks = evaluations(first)
+    for feed in FEEDS:
+        for name in ("schema", "reconciliation"):
+            assert checks[(f"silver/{feed}", name)].passed, (feed, name, checks[(f"silver/{feed}", name)].description)
+        assert checks[(f"bronze/{feed}", "freshness")].passed, feed
+    drift = checks[("bronze/pharmacy_fills", "schema_contract")]
+    assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
+    assert "pharmacy_npi: new_column" in drift.description and "paid_amount: type_changed" in drift.description
+    assert all(checks[(f"bronze/{feed}", "schema_contract")].passed for feed in FEEDS if feed != "pharmacy_fills")
+
+
+def test_faults_land_in_quarantine_and_counts_reconcile(runs):
+    _, first, _ = runs
+    warehouse = Warehouse(path=str(settings().warehouse_path))
+    rules = set()
+    for feed in FEEDS:
+        quarantined = warehouse.read_table("quarantine", feed)
+        rules |= set(quarantined["_rules"].str.split("; ").explode())
+        check = evaluations(first)[(f"silver/{feed}", "reconciliation")]
+        meta = {k: v.value for k, v in check.metadata.items()}
+        assert meta["rows_in"] == meta["accepted"] + meta["quarantined"] and meta["quarantined"] == quarantined.height
+    kinds = {r.split(":")[1] for r in rules}
+    assert {"required", "pattern", "range", "type", "duplicate", "superseded", "hba1c_percent_plausible"} <= kinds
+
+
+def test_second_run_lands_nothing_new_and_rebuilds_the_same_silver(runs):
+    _, first, second = runs
+    assert second.success
+    meta = {"/".join(e.event_specific_data.materialization.asset_key.path): e.event_specific_data.materialization.metadata
+            for e in second.all_events if e.is_step_materialization}
+    assert all(meta[f"bronze/{feed}"]["partitions_written"].value == 0 for feed in FEEDS)
+    before = {(k, c): e.metadata["accepted"].value for (k, c), e in evaluations(first).items() if c == "reconciliation"}
+    after = {(k, c): e.metadata["accepted"].value for (k, c), e in evaluations(second).items() if c == "reconciliation"}
+    assert before == after
+
+
+def test_no_direct_identifier_in_the_warehouse(runs):
+    warehouse = Warehouse(path=str(settings().warehouse_path))
+    columns = set(warehouse.query("SELECT column_name FROM information_schema.columns")["column_name"])
+    assert not columns & {"member_id", "first_name", "last_name", "birth_date", "address_line", "zip", "phone"}
+    eligibility = warehouse.read_table("silver", "eligibility")
+    assert eligibility["member_key"].str.len_chars().eq(16).all() and eligibility.filter(pl.col("zip3").str.len_chars() != 3).is_empty()
+
+
+def test_planted_canaries_never_leave_the_encrypted_raw_layer(runs):
+    from resources.feeds.synthetic import SyntheticConfig, canary_tokens
+
+    s = settings()
+    canaries = canary_tokens(SyntheticConfig(seed=s.seed, members=s.members, months=s.months, end_date=s.end_date))
+    assert canaries, "the synthetic plan must plant canaries"
+    outside_raw = [p for p in s.home.rglob("*") if p.is_file() and not p.is_relative_to(s.raw_dir / "bronze") and not p.is_relative_to(s.keys_dir)]
+    for path in outside_raw:
+        data = path.read_bytes()
+        assert not [c for c in canaries if c.encode() in data], f"canary found in {path.relative_to(s.home)}"
+    warehouse = Warehouse(path=str(settings().warehouse_path))
+    for table in warehouse.tables():
+        text = warehouse.read_table(*table.split(".")).write_csv()
+        assert not [c for c in canaries if c in text], f"canary found in {table}"
+    bronze = [p.read_bytes() for p in (s.raw_dir / "bronze").rglob("*") if p.is_file()]
+    assert not [c for c in canaries for data in bronze if c.encode() in data]
