@@ -2,6 +2,8 @@
 
 Every input row ends in exactly one of two places: the silver table or the quarantine table with the
 rules it broke, so `rows in = accepted + quarantined` holds by construction and is checked afterwards.
+Silver is bitemporal: a later arrival of the same key (a correction) does not erase the earlier version;
+the earlier one gets `_valid_to_arrival`, so any past as-of date sees exactly what had arrived by then.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import pandera.polars as pa
 import polars as pl
 
 from assets.privacy import pseudonymise, redact
-from checks.schemas import DUPLICATE, RULES, SUPERSEDED, intake_schema, rule_name
+from checks.schemas import DUPLICATE, RULES, VALID_TO, intake_schema, rule_name
 from resources.feeds.contract import ARRIVAL_DATE, RAW_LINEAGE, SOURCE_FILE, SOURCE_LINE, FeedContract
 
 ROW = "_row"
+ARRIVAL_ORDER = [ARRIVAL_DATE, SOURCE_FILE, SOURCE_LINE]
 UNIT_CONVERSIONS = {
     # HbA1c reported in IFCC mmol/mol becomes NGSP % (the unit every measure uses).
     ("lab_results", "mmol/mol"): (("4548-4", "4549-2", "17856-6", "17855-8"), 0.09148, 2.152, "%"),
@@ -96,16 +99,16 @@ def without_masked_required(failures: pl.DataFrame) -> pl.DataFrame:
 
 
 def duplicate_failures(valid: pl.DataFrame, spec: FeedContract) -> pl.DataFrame:
-    """Exact re-sends keep their first arrival; corrected versions of a key keep the latest arrival."""
-    order = [ARRIVAL_DATE, SOURCE_FILE, SOURCE_LINE]
-    ranked = valid.sort(order)
+    """An exact re-send (every contract value equal) keeps only its first arrival."""
+    ranked = valid.sort(ARRIVAL_ORDER)
     exact = ranked.filter(pl.struct(spec.column_names).is_duplicated() & ~pl.struct(spec.column_names).is_first_distinct())
-    distinct = ranked.filter(~pl.col(ROW).is_in(exact[ROW].implode()))
-    stale = distinct.filter(~pl.struct(list(spec.key)).is_last_distinct())
-    return pl.concat([
-        exact.select(ROW, pl.lit(DUPLICATE).alias("rule")),
-        stale.select(ROW, pl.lit(SUPERSEDED).alias("rule")),
-    ])
+    return exact.select(ROW, pl.lit(DUPLICATE).alias("rule"))
+
+
+def with_versions(accepted: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """Each version of a key is valid until the next version of that key arrives (null while current)."""
+    ranked = accepted.sort(ARRIVAL_ORDER)
+    return ranked.with_columns(pl.col(ARRIVAL_DATE).shift(-1).over(key).alias(VALID_TO)).sort(ROW)
 
 
 def split_feed(raw: pl.DataFrame, spec: FeedContract, pseudonym_key: bytes) -> SilverSplit:
@@ -118,7 +121,7 @@ def split_feed(raw: pl.DataFrame, spec: FeedContract, pseudonym_key: bytes) -> S
     failures = pl.concat([judged, duplicate_failures(valid, spec)])
     rules = failures.group_by(ROW).agg(pl.col("rule").unique().sort().str.join("; ").alias(RULES))
     identifiers = spec.direct_identifiers()
-    accepted = typed.join(rules, on=ROW, how="anti").sort(ROW)
+    accepted = with_versions(typed.join(rules, on=ROW, how="anti"), list(spec.key))
     silver = pseudonymise(accepted, pseudonym_key, identifiers).drop(ROW)
     quarantined = redact(text.join(rules, on=ROW, how="inner").sort(ROW), pseudonym_key, identifiers)
     return SilverSplit(accepted=silver, quarantined=quarantined.drop(ROW))

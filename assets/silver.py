@@ -35,14 +35,14 @@ def silver_feed(feed: str) -> dg.AssetsDefinition:
                 key=silver_key, group_name="silver", owners=OWNERS["silver"],
                 kinds={"duckdb", "polars", "pandera"}, tags=tags("silver", PHI_PSEUDONYMISED),
                 description=(f"{spec.description} Conformed to the contract (declared renames mapped, typed, units converted), "
-                             "de-duplicated (exact re-sends dropped, later corrections win), members pseudonymised; "
-                             "no direct identifiers."),
+                             "de-duplicated (exact re-sends dropped), members pseudonymised, no direct identifiers. Bitemporal: a "
+                             "correction keeps the earlier version, closed by `_valid_to_arrival`, so any past as-of date is reproducible."),
                 metadata={"dagster/column_schema": table_schema(columns, spec), "natural_key": ", ".join(spec.key)},
             ),
             quarantine_key.to_python_identifier(): dg.AssetOut(
                 key=quarantine_key, group_name="silver", owners=OWNERS["quarantine"],
                 kinds={"duckdb", "polars"}, tags=tags("quarantine", PHI_PSEUDONYMISED),
-                description=(f"{feed} rows that broke a contract rule or were duplicates/superseded, as delivered text "
+                description=(f"{feed} rows that broke a contract rule or were exact re-sends, as delivered text "
                              f"with member pseudonyms, the rules broken (`{RULES}`) and their source file and line."),
                 metadata={"dagster/column_schema": table_schema(quarantine_columns(feed), spec)},
             ),

@@ -21,7 +21,7 @@ VITAL_RANGES = {"8480-6": (50.0, 300.0), "8462-4": (20.0, 200.0), "39156-5": (10
 PSEUDONYM_PATTERN = r"^[0-9a-f]{16}$"
 RULES = "_rules"
 DUPLICATE = "record:duplicate"
-SUPERSEDED = "record:superseded"
+VALID_TO = "_valid_to_arrival"
 RULE_KINDS = {
     "not_nullable": "required",
     "str_matches": "pattern",
@@ -151,7 +151,7 @@ def silver_columns(feed: str) -> dict[str, pa.Column]:
     for col in spec.columns.values():
         if col.classification != "direct_identifier":
             columns[col.name] = pa.Column(DTYPES[col.type], checks=_column_checks(col), nullable=not col.required)
-    return {**columns, **_lineage_columns()}
+    return {**columns, **_lineage_columns(), VALID_TO: pa.Column(pl.Date, nullable=True)}
 
 
 def quarantine_columns(feed: str) -> dict[str, pa.Column]:
@@ -166,13 +166,20 @@ def silver_key(feed: str) -> list[str]:
     return ["member_key" if k == "member_id" else k for k in contract(feed).key]
 
 
+def version_rules(key: list[str]) -> dict[str, pl.Expr]:
+    """Silver keeps every version of a key; exactly one is current, and a version ends when a later one arrives."""
+    current = pl.col(VALID_TO).is_null()
+    return {
+        "one_current_version_per_key": ~(current & pl.struct(key).is_duplicated().over(current)),
+        "version_ends_after_it_arrived": current | (pl.col(VALID_TO) >= pl.col(ARRIVAL_DATE)),
+    }
+
+
 @cache
 def silver_schema(feed: str) -> pa.DataFrameSchema:
-    """The contract of the silver table: exact columns and types, row rules, unique natural key."""
+    """The contract of the silver table: exact columns and types, row rules, one current version per key."""
     columns = silver_columns(feed)
-    rules = [
-        _record_check(name, expr)
-        for name, expr in RECORD_RULES[feed].items()
-        if set(expr.meta.root_names()) <= set(columns)
-    ]
-    return pa.DataFrameSchema(columns, checks=rules, strict=True, unique=silver_key(feed), name=f"silver_{feed}")
+    rules = {name: expr for name, expr in RECORD_RULES[feed].items() if set(expr.meta.root_names()) <= set(columns)}
+    rules |= version_rules(silver_key(feed))
+    checks = [_record_check(name, expr) for name, expr in rules.items()]
+    return pa.DataFrameSchema(columns, checks=checks, strict=True, name=f"silver_{feed}")

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import os
+from datetime import date
 
 import polars as pl
 import pytest
@@ -53,11 +54,13 @@ def test_quarantine_keeps_source_file_and_line():
     assert quarantined.select("_source_file", "_source_line").row(0) == ("delivery.csv", 3)
 
 
-def test_exact_resend_is_a_duplicate_and_a_correction_supersedes():
-    records = [fill(), fill(), fill(fill_id="R0000000003", paid_amount="10.00"), fill(fill_id="R0000000003", paid_amount="11.00")]
-    accepted, quarantined = split("pharmacy_fills", records)
-    assert sorted(quarantined["_rules"].to_list()) == ["record:duplicate", "record:superseded"]
-    assert accepted.filter(pl.col("fill_id") == "R0000000003")["paid_amount"].to_list() == [11.0]
+def test_exact_resend_is_a_duplicate_and_a_correction_becomes_a_new_version():
+    first = raw_rows([fill(), fill(), fill(fill_id="R0000000003", paid_amount="10.00")], arrival=date(2025, 3, 3))
+    later = raw_rows([fill(fill_id="R0000000003", paid_amount="11.00")], arrival=date(2025, 3, 9), source="later.csv")
+    out = split_feed(pl.concat([first, later]), contract("pharmacy_fills"), KEY)
+    assert out.quarantined["_rules"].to_list() == ["record:duplicate"]
+    versions = out.accepted.filter(pl.col("fill_id") == "R0000000003").sort("_arrival_date")
+    assert versions.select("paid_amount", "_valid_to_arrival").rows() == [(10.0, date(2025, 3, 9)), (11.0, None)]
 
 
 def test_declared_rename_is_mapped_and_unknown_column_dropped():
@@ -109,7 +112,7 @@ def test_silver_schema_check_fails_on_a_row_that_breaks_the_contract():
     accepted, _ = split("pharmacy_fills", [fill(), fill(fill_id="R0000000002")])
     broken = pl.concat([accepted, accepted.head(1).with_columns(pl.lit(0).cast(pl.Int64).alias("days_supply"))])
     rules = set(failure_summary(silver_schema("pharmacy_fills"), broken)["rule"])
-    assert rules == {"days_supply:range", "record:unique"}
+    assert rules == {"days_supply:range", "record:one_current_version_per_key"}
 
 
 def test_silver_schema_check_names_an_unexpected_column():

@@ -49,12 +49,13 @@ def test_row_faults_are_quarantined_with_their_rule(judged):
     assert wrong.is_empty(), f"{feed}: wrong reasons {wrong.select('fault', 'column', '_rules').head(5).rows()}"
 
 
-def test_late_arrivals_and_corrections_are_accepted(judged):
+def test_late_arrivals_and_corrections_are_accepted_as_current_versions(judged):
     feed, _, log, split = judged
-    accepted_kinds = log.filter(pl.col("fault").is_in(["late_arrival", "near_duplicate"]))
-    assert accepted_kinds.filter(pl.col("_rules").is_not_null() & ~pl.col("_rules").str.contains("record:superseded")).height <= 0.02 * accepted_kinds.height
-    if log.filter(pl.col("fault") == "near_duplicate").height:
-        assert split.quarantined.filter(pl.col("_rules").str.contains("record:superseded")).height >= log.filter(pl.col("fault") == "near_duplicate").height
+    kept = log.filter(pl.col("fault").is_in(["late_arrival", "near_duplicate"]))
+    assert kept.filter(pl.col("_rules").is_not_null()).height <= 0.02 * kept.height, feed
+    corrections = log.filter(pl.col("fault") == "near_duplicate").join(split.accepted, on=[SOURCE_FILE, SOURCE_LINE])
+    assert corrections["_valid_to_arrival"].null_count() >= 0.98 * corrections.height
+    assert split.accepted["_valid_to_arrival"].is_not_null().sum() >= corrections.height
 
 
 def test_schema_change_type_is_quarantined_as_a_type_failure(judged):
