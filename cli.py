@@ -27,11 +27,15 @@ def prepare_state(s: Settings) -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
-def _latest_metadata(result) -> dict:
+def _events(results: list) -> list:
+    return [event for result in results for event in result.all_events]
+
+
+def _latest_metadata(results: list) -> tuple[dict, Counter]:
     """The metadata of each materialized asset (a ranged run repeats it per partition; keep one)."""
     latest: dict = {}
     partitions: Counter = Counter()
-    for event in result.all_events:
+    for event in _events(results):
         if event.is_step_materialization:
             mat = event.event_specific_data.materialization
             key = "/".join(mat.asset_key.path)
@@ -51,10 +55,10 @@ def _rows_table(latest: dict) -> list[str]:
     return lines
 
 
-def _checks_lines(result) -> list[str]:
+def _checks_lines(results: list) -> list[str]:
     outcome: Counter = Counter()
     notes = []
-    for ev in result.get_asset_check_evaluations():
+    for ev in (ev for result in results for ev in result.get_asset_check_evaluations()):
         state = "passed" if ev.passed else ("warned" if ev.severity.value == "WARN" else "failed")
         outcome[state] += 1
         if not ev.passed:
@@ -62,18 +66,26 @@ def _checks_lines(result) -> list[str]:
     return [f"  checks    {outcome['passed']} passed, {outcome['warned']} warned, {outcome['failed']} failed", *notes]
 
 
-def materialize_all(instance, defs, announce: bool = False):
-    """One in-process run of the whole graph over every arrival day (bronze backfills as a single run)."""
-    job = defs.resolve_job_def("materialize_all")
-    keys = job.partitions_def.get_partition_keys()
-    if announce:
-        print(f"Materializing the workbench graph over {len(keys):,} arrival days ({keys[0]} .. {keys[-1]}) ...", flush=True)
-    return job.execute_in_process(
-        instance=instance,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-        raise_on_error=False,
-    )
+JOBS = (("ingest", "arrival days"), ("gold", "as-of months"))
+
+
+def materialize_all(instance, defs, announce: bool = False) -> list:
+    """The whole graph in order, each job as one in-process run over all its partitions (single-run backfills)."""
+    results = []
+    for name, unit in JOBS:
+        job = defs.resolve_job_def(name)
+        keys = job.partitions_def.get_partition_keys()
+        if announce:
+            print(f"{name}: {len(keys):,} {unit} ({keys[0]} .. {keys[-1]}) ...", flush=True)
+        results.append(job.execute_in_process(
+            instance=instance,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+            raise_on_error=False,
+        ))
+        if not results[-1].success:
+            break
+    return results
 
 
 def run(_: argparse.Namespace) -> int:
@@ -85,23 +97,26 @@ def run(_: argparse.Namespace) -> int:
     from definitions import defs
 
     started = time.perf_counter()
-    result = materialize_all(dg.DagsterInstance.get(), defs, announce=True)
-    latest, partitions = _latest_metadata(result)
+    results = materialize_all(dg.DagsterInstance.get(), defs, announce=True)
+    success = all(r.success for r in results) and len(results) == len(JOBS)
+    latest, partitions = _latest_metadata(results)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     layers = defaultdict(int)
     for key in latest:
         layers[key.split("/", 1)[0]] += 1
-    print(f"\nCare-gap workbench: {'run succeeded' if result.success else 'RUN FAILED'} in {time.perf_counter() - started:.1f} s, peak memory {peak_gib:.2f} GiB (run {result.run_id[:8]})")
+    gold = ", ".join(f"{key.split('/')[1]} {meta.get('dagster/row_count', 0):,}" for key, meta in sorted(latest.items()) if key.startswith("gold/"))
+    print(f"\nCare-gap workbench: {'runs succeeded' if success else 'RUN FAILED'} in {time.perf_counter() - started:.1f} s, peak memory {peak_gib:.2f} GiB")
     print(f"  source    {defs.resources['feed_source'].describe()}")
-    print(f"  assets    {len(latest)} materialized ({', '.join(f'{n} {layer}' for layer, n in sorted(layers.items()))}); {sum(partitions.values()):,} materializations")
+    print(f"  assets    {len(latest)} materialized ({', '.join(f'{n} {layer}' for layer, n in sorted(layers.items()))}); {sum(partitions.values()):,} partition materializations")
     print("  rows", *_rows_table(latest), sep="\n")
-    print(*_checks_lines(result), sep="\n")
+    print(f"  gold      {gold or 'not built'} rows")
+    print(*_checks_lines(results), sep="\n")
     print(f"  state     {s.home} (dagster/, raw/ encrypted bronze, warehouse.duckdb, keys/)")
     print("  next      make ui  ->  http://127.0.0.1:3000   |   make lab  ->  JupyterLab")
-    for event in result.all_events:
+    for event in _events(results):
         if event.event_type_value == "STEP_FAILURE":
             print(f"  FAILED    {event.step_key}: {event.event_specific_data.error.message.strip().splitlines()[-1]}")
-    return 0 if result.success else 1
+    return 0 if success else 1
 
 
 def init(_: argparse.Namespace) -> int:

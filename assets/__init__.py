@@ -1,7 +1,4 @@
-"""The asset graph by layer: raw feeds -> bronze (encrypted, per arrival day) -> silver + quarantine."""
+"""The asset graph by layer, one module each: raw -> bronze -> silver (+ quarantine) -> gold.
 
-from assets.bronze import BRONZE_FEEDS
-from assets.raw import RAW_FEEDS
-from assets.silver import SILVER_FEEDS
-
-ASSETS = [*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS]
+Importing this package builds nothing; `definitions.py` assembles the layers' asset lists.
+"""

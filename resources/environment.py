@@ -30,6 +30,7 @@ class Settings:
     seed: int
     end_date: date
     faults: bool
+    lookback_months: int
 
     @property
     def dagster_home(self) -> Path:
@@ -54,9 +55,22 @@ class Settings:
     @property
     def history_start(self) -> date:
         """First day of the data window: the first of the month `months` months before the end date."""
-        first = self.end_date.replace(day=1)
-        year, month = divmod(first.year * 12 + first.month - 1 - self.months, 12)
-        return date(year, month + 1, 1)
+        return _month_shift(self.end_date.replace(day=1), -self.months)
+
+    @property
+    def first_as_of_month(self) -> date:
+        """The first as-of month with `lookback_months` of history behind it."""
+        return _month_shift(self.history_start, self.lookback_months)
+
+    @property
+    def after_last_as_of_month(self) -> date:
+        """The month after the last complete month of data (as-of months end on their last day)."""
+        return _month_shift((self.end_date + timedelta(days=1)).replace(day=1), 0)
+
+
+def _month_shift(first_of_month: date, months: int) -> date:
+    year, month = divmod(first_of_month.year * 12 + first_of_month.month - 1 + months, 12)
+    return date(year, month + 1, 1)
 
 
 def _int(name: str, default: int, minimum: int = 1) -> int:
@@ -98,4 +112,5 @@ def settings() -> Settings:
         seed=_int("WORKBENCH_SEED", 7, minimum=0),
         end_date=_end_date(),
         faults=_choice("WORKBENCH_FAULTS", "on", ("on", "off")) == "on",
+        lookback_months=_int("WORKBENCH_LOOKBACK_MONTHS", 12),
     )

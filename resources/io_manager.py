@@ -2,12 +2,17 @@
 
 `["silver", "pharmacy_fills"]` becomes table `silver.pharmacy_fills`; reads go back through the
 Warehouse resource, so notebooks loading assets by key see exactly what the pipeline sees.
+Partitioned assets name their partition column in metadata (`partition_column`); a run replaces only
+its own partitions.
 """
 
 import dagster as dg
 import polars as pl
 
 from resources.warehouse import Warehouse
+
+
+PARTITION_COLUMN = "partition_column"
 
 
 def table_of(key: dg.AssetKey) -> tuple[str, str]:
@@ -19,8 +24,16 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
         schema, name = table_of(context.asset_key)
-        self.warehouse.write_table(schema, name, obj)
+        if context.has_asset_partitions:
+            column = context.definition_metadata[PARTITION_COLUMN]
+            self.warehouse.write_partitions(schema, name, obj, column, list(context.asset_partition_keys))
+        else:
+            self.warehouse.write_table(schema, name, obj)
         context.add_output_metadata({"dagster/row_count": obj.height, "table": f"{schema}.{name}"})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
-        return self.warehouse.read_table(*table_of(context.asset_key))
+        schema, name = table_of(context.asset_key)
+        if context.has_asset_partitions:
+            column = context.upstream_output.definition_metadata[PARTITION_COLUMN]
+            return self.warehouse.read_table(schema, name, column, list(context.asset_partition_keys))
+        return self.warehouse.read_table(schema, name)

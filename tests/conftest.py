@@ -13,7 +13,8 @@ os.environ.update({
     "MPLCONFIGDIR": str(SESSION_HOME / "matplotlib"),
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "WORKBENCH_MEMBERS": "2000",
-    "WORKBENCH_MONTHS": "12",
+    "WORKBENCH_MONTHS": "14",
+    "WORKBENCH_LOOKBACK_MONTHS": "6",
     "WORKBENCH_END_DATE": "2026-06-30",
     "WORKBENCH_SEED": "11",
 })
