@@ -12,6 +12,8 @@ import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from assets.policy import PRINCIPAL_TAG
+from resources.audit import current_principal
 from resources.environment import ConfigError, Settings, settings
 from resources.vault import KeyUnavailable
 
@@ -80,7 +82,7 @@ def materialize_all(instance, defs, announce: bool = False) -> list:
         results.append(job.execute_in_process(
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1], PRINCIPAL_TAG: current_principal()},
             raise_on_error=False,
         ))
         if not results[-1].success:
@@ -119,6 +121,13 @@ def run(_: argparse.Namespace) -> int:
     return 0 if success else 1
 
 
+def verify(_: argparse.Namespace) -> int:
+    """Check the audit trail's hash chain; exit 1 and name the entry if anything was edited, removed or moved."""
+    from resources.audit import default_path, verify_command
+
+    return verify_command(default_path(settings()))
+
+
 def init(_: argparse.Namespace) -> int:
     s = settings()
     prepare_state(s)
@@ -131,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create the state folder and the Dagster home").set_defaults(func=init)
     sub.add_parser("run", help="materialize the whole asset graph on the configured feeds").set_defaults(func=run)
+    sub.add_parser("verify", help="verify the tamper-evident audit trail").set_defaults(func=verify)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -11,6 +11,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from assets.bronze import BRONZE_FEEDS  # noqa: E402
 from assets.gold import GOLD  # noqa: E402
+from assets.policy import AUDIT_HOOKS  # noqa: E402
 from assets.raw import RAW_FEEDS  # noqa: E402
 from assets.silver import SILVER_FEEDS  # noqa: E402
 from checks.bronze import FRESHNESS_CHECKS  # noqa: E402
@@ -23,11 +24,13 @@ INGEST = dg.define_asset_job(
     "ingest",
     selection=dg.AssetSelection.groups("bronze", "silver"),
     description="Land every feed's arrival days in bronze, rebuild silver and quarantine, evaluate their checks.",
+    hooks=AUDIT_HOOKS,
 )
 GOLD_MONTHS = dg.define_asset_job(
     "gold",
     selection=dg.AssetSelection.groups("gold"),
     description="Measure status, point-in-time features and labels for as-of months, with the leakage check.",
+    hooks=AUDIT_HOOKS,
 )
 
 defs = dg.Definitions(

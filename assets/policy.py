@@ -55,3 +55,41 @@ def table_schema(columns: dict[str, pa.Column], spec: FeedContract) -> dg.TableS
         )
         for name, col in columns.items()
     ])
+
+
+PRINCIPAL_TAG = "workbench/principal"
+
+
+def _audit_step(context: dg.HookContext, outcome: str) -> None:
+    """Record what one step materialized and which checks it evaluated, under the run's principal."""
+    from resources.audit import current_principal
+
+    principal = context.instance.get_run_by_id(context.run_id).tags.get(PRINCIPAL_TAG) or current_principal()
+    kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+    events = [e.dagster_event for e in context.instance.all_logs(context.run_id, of_type=kinds) if e.dagster_event.step_key == context.step_key]
+    materialized: dict[str, int] = {}
+    for event in events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            key = event.asset_key.to_user_string()
+            materialized[key] = materialized.get(key, 0) + 1
+        else:
+            check = event.event_specific_data
+            context.resources.audit.record(principal, "check", f"{check.asset_key.to_user_string()}:{check.check_name}",
+                                           "passed" if check.passed else f"failed ({check.severity.value})", {"run_id": context.run_id})
+    for key, partitions in materialized.items():
+        context.resources.audit.record(principal, "materialize", key, outcome, {"run_id": context.run_id, "partitions": partitions})
+    if outcome == "failed":
+        context.resources.audit.record(principal, "step_failed", context.step_key, "step failed", {"run_id": context.run_id})
+
+
+@dg.success_hook(required_resource_keys={"audit"})
+def audit_success(context: dg.HookContext) -> None:
+    _audit_step(context, "succeeded")
+
+
+@dg.failure_hook(required_resource_keys={"audit"})
+def audit_failure(context: dg.HookContext) -> None:
+    _audit_step(context, "failed")
+
+
+AUDIT_HOOKS = {audit_success, audit_failure}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resources.audit import audit_trail
 from resources.bronze_store import BronzeStore
 from resources.environment import Settings, settings
 from resources.feeds import FeedSource, FhirBulkFeedSource, LandingFeedSource, SyntheticFeedSource
@@ -30,4 +31,5 @@ def build_resources(s: Settings | None = None) -> dict[str, Any]:
         "vault": KeyVault(keys_dir=str(s.keys_dir), create_missing=s.environment == "local"),
         "warehouse": warehouse,
         "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "audit": audit_trail(s),
     }

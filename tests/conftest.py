@@ -18,7 +18,8 @@ os.environ.update({
     "WORKBENCH_END_DATE": "2026-06-30",
     "WORKBENCH_SEED": "11",
 })
-for name in ("WORKBENCH_FEED_SOURCE", "WORKBENCH_ENV", "WORKBENCH_FAULTS", "WORKBENCH_RAW_KEY", "WORKBENCH_PSEUDONYM_KEY"):
+for name in ("WORKBENCH_FEED_SOURCE", "WORKBENCH_ENV", "WORKBENCH_FAULTS", "WORKBENCH_RAW_KEY", "WORKBENCH_PSEUDONYM_KEY",
+             "WORKBENCH_PRINCIPAL", "WORKBENCH_AUDIT_KEY", "MLFLOW_TRACKING_URI"):
     os.environ.pop(name, None)
 (SESSION_HOME / "dagster").mkdir(parents=True, exist_ok=True)
 (SESSION_HOME / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
