@@ -15,7 +15,7 @@ export JUPYTER_RUNTIME_DIR ?= $(WORKBENCH_HOME)/jupyter/runtime
 export MLFLOW_DISABLE_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test ui lab clean
+.PHONY: run test ui lab bench clean
 
 # torch first and pinned (the CPU wheel); the constraints file keeps every later resolve on it, never CUDA.
 $(STAMP): pyproject.toml constraints.txt
@@ -39,6 +39,9 @@ ui: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/workbench init
 	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir notebooks
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.feature_build
 
 clean:
 	rm -rf $(WORKBENCH_HOME)

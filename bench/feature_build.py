@@ -1,0 +1,99 @@
+"""Feature-build throughput (members x as-of months per second), with DuckDB SQL as a side-by-side peer.
+
+Builds a synthetic plan in memory (no Dagster), conforms it to silver, then times `build_features` over
+the latest as-of months. The peer computes the utilisation block (visits / ED / inpatient in 90/180/365
+days under the same visibility rule) in DuckDB SQL on identical data; outputs are checked equal.
+
+    python -m bench.feature_build --members 50000 --months 36 --as-of-months 12
+"""
+
+import argparse
+import os
+import resource
+import time
+from datetime import date, timedelta
+
+import duckdb
+import polars as pl
+
+from assets.conform import split_feed
+from assets.events import Silver, tagged_events
+from assets.features import UTILISATION, WINDOWS, build_features, utilisation
+from assets.pit import add_months, month_end, visible
+from resources.feeds.contract import FEEDS, contract
+from resources.feeds.faults import FaultConfig, inject_faults
+from resources.feeds.synthetic import SyntheticConfig, generate_feed
+
+
+def silver_plan(members: int, months: int, end: date) -> Silver:
+    cfg = SyntheticConfig(seed=7, members=members, months=months, end_date=end)
+    key = os.urandom(32)
+    frames = {}
+    for feed in FEEDS:
+        raw, _ = inject_faults(generate_feed(cfg, feed), feed, FaultConfig(), cfg.seed)
+        frames[feed] = split_feed(raw, contract(feed), key).accepted
+    return Silver.of(frames)
+
+
+def duckdb_utilisation(claims: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The peer: the utilisation block as SQL, same visibility rule and windows."""
+    cases = ", ".join(
+        f"count(DISTINCT service_date) FILTER (WHERE place_of_service IN ({', '.join(repr(p) for p in places)}) "
+        f"AND date_diff('day', service_date, DATE '{as_of}') < {days}) AS {kind}_{days}d"
+        for kind, places in UTILISATION.items() for days in WINDOWS
+    )
+    sql = f"""SELECT member_key, {cases} FROM claims
+              WHERE _arrival_date <= DATE '{as_of}' AND service_date <= DATE '{as_of}'
+                AND (_valid_to_arrival IS NULL OR _valid_to_arrival > DATE '{as_of}')
+                AND service_date > DATE '{as_of - timedelta(days=max(WINDOWS))}'
+              GROUP BY member_key"""
+    with duckdb.connect() as con:
+        con.register("claims", claims.to_arrow())
+        return con.execute(sql).pl()
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--as-of-months", type=int, default=12)
+    args = parser.parse_args()
+    end = date(2026, 6, 30)
+    silver, build_s = timed(silver_plan, args.members, args.months, end)
+    events, events_s = timed(lambda: tagged_events(silver).collect().lazy())
+    months = [add_months(date(2026, 6, 1), -i).isoformat() for i in range(args.as_of_months)]
+    rows, feature_s = 0, 0.0
+    for key in months:
+        frame, seconds = timed(build_features, silver, events, month_end(key))
+        rows, feature_s = rows + frame.height, feature_s + seconds
+    claims = silver.medical_claims.collect()
+    as_of = month_end(months[0])
+    ours, ours_s = timed(lambda: utilisation(visible(claims.lazy(), as_of, "service_date"), as_of).collect())
+    peer, peer_s = timed(duckdb_utilisation, claims, as_of)
+    columns = [f"{k}_{d}d" for k in UTILISATION for d in WINDOWS]
+    same = ours.select("member_key", *columns).sort("member_key").cast({c: pl.Int64 for c in columns}).equals(
+        peer.select("member_key", *columns).sort("member_key").cast({c: pl.Int64 for c in columns}))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(f"\n## Feature build ({args.members:,} members, {args.months} months of history, {os.cpu_count()} cores)\n")
+    print("| measure | value |\n|---|---|")
+    print(f"| silver rows (5 feeds) | {sum(f.select(pl.len()).collect().item() for f in vars(silver).values()):,} |")
+    print(f"| synthetic plan + conform to silver | {build_s:.1f} s |")
+    print(f"| tag events with code sets (once per snapshot) | {events_s:.2f} s |")
+    print(f"| build_features, {len(months)} as-of months | {feature_s:.1f} s ({rows:,} member-months) |")
+    print(f"| **throughput** | **{rows / feature_s:,.0f} member-months/s** |")
+    print(f"| peak memory | {peak:.2f} GiB |")
+    print(f"\n### Peer: utilisation block, one as-of month ({ours.height:,} members)\n")
+    print("| implementation | seconds | ratio |\n|---|---|---|")
+    print(f"| workbench (polars lazy) | {ours_s:.3f} | 1.00 |")
+    print(f"| DuckDB 1.5 SQL (peer) | {peer_s:.3f} | {peer_s / ours_s:.2f} |")
+    print(f"\noutputs equal: {same}")
+
+
+if __name__ == "__main__":
+    main()
