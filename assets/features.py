@@ -27,6 +27,9 @@ HALF_LIFE_DAYS = 90
 AGE_BANDS = ((0, 17, "0-17"), (18, 34, "18-34"), (35, 49, "35-49"), (50, 64, "50-64"), (65, 74, "65-74"), (75, 200, "75+"))
 
 
+SCREENED_MEASURES = {name: tuple(w.code_set for w in m.numerator) for name, m in measures().items() if m.numerator}
+
+
 @dataclass(frozen=True)
 class Feature:
     name: str
@@ -43,6 +46,7 @@ def _declare() -> list[Feature]:
         Feature("sex", pl.String, "Administrative sex.", (f"{elig}.sex",)),
         Feature("line_of_business", pl.String, "Commercial, Medicare or Medicaid.", (f"{elig}.line_of_business",)),
         Feature("region", pl.String, "ZIP3 area.", (f"{elig}.zip3",)),
+        Feature("plan_id", pl.String, "Benefit plan (its design, e.g. HMO or PPO, shapes access to screening).", (f"{elig}.plan_id",)),
         Feature("enrolled_days", pl.Int32, "Days of the current enrollment span up to the as-of date.", (f"{elig}.coverage_start",)),
     ]
     out += [Feature(f"{kind}_{days}d", pl.UInt32, f"Distinct {kind.replace('_', ' ')} service dates in the last {days} days.", (f"{claims}.place_of_service", f"{claims}.service_date"))
@@ -56,6 +60,11 @@ def _declare() -> list[Feature]:
                     (f"{fills}.therapeutic_class", f"{fills}.fill_date", f"{fills}.days_supply")) for c in PDC_CLASSES]
     out += [Feature(f"prior_gap_{m}", pl.Int8, f"Gap status 12 months earlier for {m.replace('_', ' ')}: 1 open, 0 closed, -1 not eligible.", (f"{claims}.procedure_code", f"{labs}.loinc_code"))
             for m in measures()]
+    for m in SCREENED_MEASURES:
+        out += [Feature(f"days_since_{m}_event", pl.Int32, f"Days since the last event that counts for {m.replace('_', ' ')} (null: none visible).",
+                        (f"{claims}.procedure_code", f"{labs}.loinc_code", f"{claims}.service_date")),
+                Feature(f"{m}_events_24m", pl.UInt32, f"Distinct dates with an event that counts for {m.replace('_', ' ')} in the last 24 months.",
+                        (f"{claims}.procedure_code", f"{labs}.loinc_code", f"{claims}.service_date"))]
     out += [
         Feature("days_since_primary_care", pl.Int32, "Days since the last primary-care visit (null: none visible).", (f"{claims}.procedure_code", f"{claims}.service_date")),
         Feature("visits_decayed", pl.Float64, f"Visits weighted by exp(-ln2 * age / {HALF_LIFE_DAYS} d) over 365 days.", (f"{claims}.service_date",)),
@@ -115,6 +124,17 @@ def pharmacy_coverage(snap: Snapshot) -> pl.LazyFrame:
     return pdc.collect().pivot(on="therapeutic_class", index="member_key", values="pdc").lazy().rename(lambda c: c if c == "member_key" else f"pdc_{c}")
 
 
+def screening_history(snap: Snapshot) -> pl.LazyFrame:
+    """Per measure: how long ago the member last had an event that closes it, and how often in 24 months."""
+    since = add_months(snap.as_of, -24)
+    aggs = []
+    for measure, code_sets in SCREENED_MEASURES.items():
+        hit = pl.col("code_set").is_in(code_sets)
+        aggs += [_days_ago("event_date", snap.as_of).filter(hit).min().cast(pl.Int32).alias(f"days_since_{measure}_event"),
+                 pl.col("event_date").filter(hit & (pl.col("event_date") > since)).n_unique().alias(f"{measure}_events_24m")]
+    return snap.events.group_by("member_key").agg(*aggs)
+
+
 def primary_care(snap: Snapshot) -> pl.LazyFrame:
     visits = snap.events.filter(pl.col("code_set") == "primary_care_visit")
     return visits.group_by("member_key").agg(_days_ago("event_date", snap.as_of).min().cast(pl.Int32).alias("days_since_primary_care"))
@@ -134,13 +154,14 @@ def build_features(silver: Silver, events: pl.LazyFrame, as_of: date, members: p
     if members is not None:
         base = base.filter(pl.col("member_key").is_in(members.implode()))
     parts = [utilisation(visible(silver.medical_claims, as_of, "service_date"), as_of), condition_flags(snap), lab_history(snap),
-             pharmacy_coverage(snap), primary_care(snap), prior_gaps(silver, events, as_of)]
+             pharmacy_coverage(snap), screening_history(snap), primary_care(snap), prior_gaps(silver, events, as_of)]
     frame = base
     for part in parts:
         frame = frame.join(part, on="member_key", how="left")
     frame = frame.with_columns(pl.lit(as_of).alias("as_of"))
     missing = [pl.lit(None).alias(f.name) for f in FEATURES if f.name not in frame.collect_schema()]
-    defaults = [pl.col(f.name).fill_null(0) for f in FEATURES if f.name.startswith(("pdc_", "visits_", "ed_", "inpatient_")) or f.name.endswith("_decayed")]
+    defaults = [pl.col(f.name).fill_null(0) for f in FEATURES
+                if f.name.startswith(("pdc_", "visits_", "ed_", "inpatient_")) or f.name.endswith(("_decayed", "_events_24m"))]
     defaults += [pl.col(f.name).fill_null(False) for f in FEATURES if f.name.startswith("has_")]
     defaults += [pl.col(f.name).fill_null(-1) for f in FEATURES if f.name.startswith("prior_gap_")]
     out = frame.with_columns(missing).with_columns(defaults).select(*KEYS, *[pl.col(f.name).cast(f.dtype) for f in FEATURES])

@@ -23,7 +23,7 @@ def _feature_column(name: str, dtype: type[pl.DataType]) -> pa.Column:
     checks = []
     if name.startswith("pdc_"):
         checks.append(pa.Check.in_range(0.0, 1.0))
-    elif name.startswith(("days_since_", "visits_", "ed_", "inpatient_")) or name in ("age", "enrolled_days"):
+    elif name.startswith(("days_since_", "visits_", "ed_", "inpatient_")) or name.endswith("_events_24m") or name in ("age", "enrolled_days"):
         checks.append(pa.Check.ge(0))
     elif name.startswith("prior_gap_"):
         checks.append(pa.Check.isin([-1, 0, 1]))
