@@ -8,15 +8,8 @@ import polars as pl
 
 from assets.events import Silver
 from checks.schemas import VALID_TO
-from resources.feeds.contract import ARRIVAL_DATE
+from resources.feeds.contract import ARRIVAL_DATE, contract
 
-SERVICE_DATES = {
-    "eligibility": ["coverage_start"],
-    "medical_claims": ["service_date", "paid_date"],
-    "pharmacy_fills": ["fill_date"],
-    "lab_results": ["collection_date", "result_date"],
-    "clinical_records": ["encounter_date"],
-}
 Builder = Callable[[Silver, date], pl.DataFrame]
 
 
@@ -33,12 +26,13 @@ def without_later_arrivals(silver: Silver, as_of: date) -> Silver:
 
 
 def with_later_arrivals_backdated(silver: Silver, as_of: date) -> Silver:
-    """Every later row moved to look as if it happened the day before `as_of`, with its numbers changed."""
+    """Every later row moved to look as if it happened the day before `as_of` (every contract date), with its numbers changed."""
     day_before = as_of - timedelta(days=1)
     out = {}
     for name, frame in vars(silver).items():
         schema = frame.collect_schema()
-        moved = [pl.when(_late(as_of)).then(pl.lit(day_before)).otherwise(pl.col(c)).alias(c) for c in SERVICE_DATES[name]]
+        dates = [c.name for c in contract(name).columns.values() if c.type == "date" and c.name in schema]
+        moved = [pl.when(_late(as_of)).then(pl.lit(day_before)).otherwise(pl.col(c)).alias(c) for c in dates]
         scaled = [pl.when(_late(as_of)).then(pl.col(c) * 2 + 1).otherwise(pl.col(c)).alias(c) for c, t in schema.items() if t == pl.Float64]
         out[name] = frame.with_columns(*moved, *scaled)
     return Silver(**out)

@@ -11,8 +11,7 @@ from resources.feeds.synthetic import SyntheticConfig, generate_feed
 
 CFG = SyntheticConfig(end_date=date(2025, 6, 30), members=1500, months=12, seed=4)
 SEED = 11
-SERVICE_DATE = {"eligibility": "coverage_start", "medical_claims": "service_date", "pharmacy_fills": "fill_date",
-                "lab_results": "collection_date", "clinical_records": "encounter_date"}
+SERVICE_DATE = {feed: contract(feed).service_date for feed in FEEDS}
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from assets.features import FEATURES, build_features
 from assets.labels import build_labels
 from checks.leakage import changed_columns, leakage, without_later_arrivals
 from checks.schemas import VALID_TO
-from resources.feeds.contract import ARRIVAL_DATE
+from resources.feeds.contract import ARRIVAL_DATE, contract
 from tests.silver_rows import SilverBuilder
 
 T = date(2025, 6, 30)
@@ -35,8 +35,7 @@ def plan() -> Silver:
 
 def forget_arrivals(silver: Silver) -> Silver:
     """The commonest leak: treating the service date as the day a record was known."""
-    dates = {"eligibility": "coverage_start", "medical_claims": "service_date", "pharmacy_fills": "fill_date", "lab_results": "collection_date", "clinical_records": "encounter_date"}
-    return Silver(**{name: frame.with_columns(pl.col(dates[name]).alias(ARRIVAL_DATE)) for name, frame in vars(silver).items()})
+    return Silver(**{name: frame.with_columns(pl.col(contract(name).service_date).alias(ARRIVAL_DATE)) for name, frame in vars(silver).items()})
 
 
 def test_features_see_only_records_that_had_arrived():

@@ -16,8 +16,7 @@ SMALL = SyntheticConfig(end_date=END, members=600, months=12, seed=5)
 MAMMOGRAM = ["77061", "77062", "77063", "77065", "77066", "77067", "G0202", "G0204", "G0206"]
 COLONOSCOPY = ["45378", "45380", "45385", "G0121", "G0105"]
 HBA1C_LOINC = ["4548-4", "4549-2", "17856-6"]
-SERVICE_DATE = {"eligibility": "coverage_start", "medical_claims": "service_date", "pharmacy_fills": "fill_date",
-                "lab_results": "collection_date", "clinical_records": "encounter_date"}
+SERVICE_DATE = {feed: contract(feed).service_date for feed in FEEDS}
 
 
 @pytest.fixture(scope="module")

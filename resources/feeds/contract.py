@@ -41,6 +41,7 @@ class Column:
 class FeedContract:
     name: str
     description: str
+    service_date: str
     cadence_days: int
     grace_days: int
     key: tuple[str, ...]
@@ -79,6 +80,7 @@ def contracts() -> dict[str, FeedContract]:
         name: FeedContract(
             name=name,
             description=spec["description"],
+            service_date=spec["service_date"],
             cadence_days=spec["cadence_days"],
             grace_days=spec["grace_days"],
             key=tuple(spec["key"]),
