@@ -8,7 +8,6 @@ show that the newest entries were removed: compare the count and head hash with 
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import hashlib
 import hmac
@@ -24,7 +23,7 @@ from typing import IO, Any
 import dagster as dg
 
 from resources.environment import Settings, settings
-from resources.vault import KeyUnavailable
+from resources.vault import KeyUnavailable, decode_key
 
 AUDIT_KEY_ENV = "WORKBENCH_AUDIT_KEY"
 PRINCIPAL_ENV = "WORKBENCH_PRINCIPAL"
@@ -53,17 +52,6 @@ def default_path(s: Settings | None = None) -> Path:
 def current_principal() -> str:
     """Who is acting: `WORKBENCH_PRINCIPAL` for a person or job, else the pipeline's service identity."""
     return os.environ.get(PRINCIPAL_ENV, "").strip() or DEFAULT_PRINCIPAL
-
-
-def decode_key(raw: str, source: str) -> bytes:
-    """A base64 32-byte HMAC key, the same format the vault uses for the raw-layer keys."""
-    try:
-        key = base64.b64decode(raw, validate=True)
-    except ValueError:
-        raise KeyUnavailable(f"{source} is not valid base64") from None
-    if len(key) != 32:
-        raise KeyUnavailable(f"{source} must decode to 32 bytes, got {len(key)}")
-    return key
 
 
 def audit_key() -> bytes | None:

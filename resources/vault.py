@@ -19,30 +19,31 @@ class KeyUnavailable(RuntimeError):
     """A key is missing or wrong; the message says which and how to supply it."""
 
 
-def _decode(name: str, raw: str) -> bytes:
+def decode_key(raw: str, source: str) -> bytes:
+    """A 32-byte key from base64 text; `source` (a variable or file name) is named when it is not one."""
     try:
         key = base64.b64decode(raw, validate=True)
     except ValueError:
-        raise KeyUnavailable(f"{name} is not valid base64") from None
+        raise KeyUnavailable(f"{source} is not valid base64") from None
     if len(key) != 32:
-        raise KeyUnavailable(f"{name} must decode to 32 bytes, got {len(key)}")
+        raise KeyUnavailable(f"{source} must decode to 32 bytes, got {len(key)}")
     return key
 
 
 def load_key(name: str, keys_dir: Path, create: bool) -> bytes:
     """The key from env var `name`, else from `keys_dir/<name>.key` (created 0600 when `create`)."""
     if raw := os.environ.get(name):
-        return _decode(name, raw)
+        return decode_key(raw, name)
     path = keys_dir / f"{name.lower()}.key"
     if path.exists():
-        return _decode(str(path), path.read_text().strip())
+        return decode_key(path.read_text().strip(), str(path))
     if not create:
         raise KeyUnavailable(f"key {name} is missing: set the environment variable {name} (32 bytes, base64)")
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(base64.b64encode(os.urandom(32)).decode())
-    return _decode(str(path), path.read_text().strip())
+    return decode_key(path.read_text().strip(), str(path))
 
 
 def encrypt(key: bytes, plaintext: bytes, context: str) -> bytes:
