@@ -1,7 +1,8 @@
 """The DuckDB warehouse: silver, gold and operational tables, one schema per layer.
 
-All reads and writes of warehouse tables go through this resource, so access policy and auditing
-(issue 7) attach in one place.
+All reads go through this resource and its access policy (resources/access.py): the acting principal
+(`principal`, else WORKBENCH_PRINCIPAL) must be allowed the table, sees only its granted rows, in the
+form its role allows; denials and reads by people are written to the audit trail.
 """
 
 from collections.abc import Iterator
@@ -12,6 +13,9 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from resources.access import AccessDenied, Grant, authorize, grant_for, restrict, row_filter_sql
+from resources.audit import audit_trail, current_principal
+
 
 class UnknownTableError(LookupError):
     """A table that the warehouse does not hold; the message lists what it does hold."""
@@ -19,6 +23,23 @@ class UnknownTableError(LookupError):
 
 class Warehouse(dg.ConfigurableResource):
     path: str
+    principal: str | None = None
+
+    def _grant(self) -> Grant:
+        return grant_for(self.principal or current_principal())
+
+    def _audit(self, grant: Grant, action: str, target: str, reason: str) -> None:
+        if action == "deny" or not grant.is_service:
+            audit_trail().record(grant.principal, action, target, reason, {"role": grant.role})
+
+    def _authorized(self, table: str) -> Grant:
+        grant = self._grant()
+        try:
+            authorize(grant, table)
+        except AccessDenied as denied:
+            self._audit(grant, "deny", table, str(denied))
+            raise
+        return grant
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -55,15 +76,25 @@ class Warehouse(dg.ConfigurableResource):
         return [r[0] for r in rows]
 
     def read_table(self, schema: str, name: str, column: str | None = None, keys: list[str] | None = None) -> pl.DataFrame:
-        """A whole table, or only the rows whose `column` is one of `keys` (a partition selection)."""
+        """A table as the acting principal may see it; optionally only the rows whose `column` is in `keys`."""
         qualified = f"{schema}.{name}"
         if qualified not in self.tables():
             raise UnknownTableError(f"warehouse has no table {qualified}; it has: {', '.join(self.tables()) or 'none'}")
+        grant = self._authorized(qualified)
         with self.connect(read_only=True) as con:
-            if column is None:
-                return con.execute(f'SELECT * FROM "{schema}"."{name}"').pl()
-            return con.execute(f'SELECT * FROM "{schema}"."{name}" WHERE "{column}" IN (SELECT unnest(?))', [keys]).pl()
+            columns = [r[0] for r in con.execute(f'DESCRIBE "{schema}"."{name}"').fetchall()]
+            where = [f'"{column}" IN (SELECT unnest($keys))'] if column is not None else []
+            where += [clause] if (clause := row_filter_sql(grant, columns)) else []
+            sql = f'SELECT * FROM "{schema}"."{name}"' + (" WHERE " + " AND ".join(where) if where else "")
+            frame = con.execute(sql, {"keys": keys} if column is not None else None).pl()
+        self._audit(grant, "read", qualified, f"{frame.height} rows")
+        return restrict(grant, frame)
 
     def query(self, sql: str, **params: object) -> pl.DataFrame:
+        """Ad-hoc SQL, for the pipeline service and governance only: it would bypass row and column rules."""
+        grant = self._grant()
+        if grant.role not in ("pipeline_service", "governance"):
+            self._audit(grant, "deny", "warehouse:sql", "ad-hoc SQL is reserved to the pipeline service and governance")
+            raise AccessDenied(f"{grant.principal} ({grant.role}) may not run ad-hoc SQL; read tables with read_table")
         with self.connect(read_only=True) as con:
             return con.execute(sql, params or None).pl()

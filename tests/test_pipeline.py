@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 
 from cli import materialize_all
+from resources.access import AccessDenied
 from definitions import defs
 from resources.environment import settings
 from resources.feeds.contract import FEEDS
@@ -130,3 +131,15 @@ def test_runs_leave_an_intact_audit_trail_naming_the_principal(runs):
     assert {"bronze/eligibility", "silver/eligibility", "gold/features"} <= materialized
     assert {e["principal"] for e in entries} == {"pipeline-service"}
     assert any(e["action"] == "check" and e["target"] == "gold/features:no_lookahead_leakage" for e in entries)
+
+
+def test_loading_assets_through_dagster_applies_the_readers_role(runs, monkeypatch):
+    instance, _, _ = runs
+    month = defs.resolve_job_def("gold").partitions_def.get_partition_keys()[-1]
+    as_pipeline = defs.load_asset_value(["gold", "features"], partition_key=month, instance=instance)
+    monkeypatch.setenv("WORKBENCH_PRINCIPAL", "researcher")
+    as_researcher = defs.load_asset_value(["gold", "features"], partition_key=month, instance=instance)
+    assert as_researcher.height == as_pipeline.height and as_researcher["age"].max() <= 90
+    assert not as_researcher["as_of"].equals(as_pipeline["as_of"])
+    with pytest.raises(AccessDenied, match="researcher \\(researcher\\) may not read quarantine.eligibility"):
+        defs.load_asset_value(["quarantine", "eligibility"], instance=instance)
