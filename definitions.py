@@ -11,6 +11,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from assets.bronze import BRONZE_FEEDS  # noqa: E402
 from assets.gold import GOLD  # noqa: E402
+from assets.lineage import lineage_export  # noqa: E402
 from assets.policy import AUDIT_HOOKS  # noqa: E402
 from assets.raw import RAW_FEEDS  # noqa: E402
 from assets.silver import SILVER_FEEDS  # noqa: E402
@@ -28,13 +29,13 @@ INGEST = dg.define_asset_job(
 )
 GOLD_MONTHS = dg.define_asset_job(
     "gold",
-    selection=dg.AssetSelection.groups("gold"),
-    description="Measure status, point-in-time features and labels for as-of months, with the leakage check.",
+    selection=dg.AssetSelection.groups("gold", "governance"),
+    description="Measure status, point-in-time features and labels for as-of months (with the leakage check), then the lineage export.",
     hooks=AUDIT_HOOKS,
 )
 
 defs = dg.Definitions(
-    assets=[*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS, *GOLD],
+    assets=[*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS, *GOLD, lineage_export],
     asset_checks=[*FRESHNESS_CHECKS, *SILVER_CHECKS, *GOLD_CHECKS],
     jobs=[INGEST, GOLD_MONTHS],
     sensors=SENSORS,

@@ -15,6 +15,7 @@ OWNERS = {
 }
 PHI_DIRECT = "direct_identifiers"
 PHI_PSEUDONYMISED = "pseudonymised"
+PHI_NONE = "none"
 LINEAGE_DESCRIPTIONS = {
     "_source_file": "Delivery file the row came from.",
     "_source_line": "Line of the row in its delivery file (CSV header is line 1).",
