@@ -1,17 +1,20 @@
 """The whole graph materialized through a real Dagster instance at small scale, and materialized again."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
 
 from cli import materialize_all
-from resources.access import AccessDenied
 from definitions import defs
+from resources.access import AccessDenied
 from resources.environment import settings
 from resources.feeds.contract import FEEDS
 from resources.warehouse import Warehouse
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +155,21 @@ def test_loading_assets_through_dagster_applies_the_readers_role(runs, monkeypat
     assert not as_researcher["as_of"].equals(as_pipeline["as_of"])
     with pytest.raises(AccessDenied, match="researcher \\(researcher\\) may not read quarantine.eligibility"):
         defs.load_asset_value(["quarantine", "eligibility"], instance=instance)
+
+
+def test_measure_rates_notebook_runs_on_the_materialized_assets(runs, tmp_path):
+    import nbformat
+    import papermill
+
+    from resources.feeds.synthetic import SyntheticConfig, canary_tokens
+
+    out = tmp_path / "measure_rates.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "measure_rates.ipynb"), str(out), kernel_name="python3", cwd=str(ROOT), progress_bar=False)
+    cells = nbformat.read(out, as_version=4).cells
+    outputs = [o for c in cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    s = settings()
+    text = out.read_text()
+    assert "breast_cancer_screening" in text
+    assert not [c for c in canary_tokens(SyntheticConfig(seed=s.seed, members=s.members, months=s.months, end_date=s.end_date)) if c in text]
