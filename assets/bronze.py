@@ -19,6 +19,9 @@ from resources.feeds.contract import ARRIVAL_DATE, FEEDS, SOURCE_FILE, contract
 from resources.vault import KeyVault
 
 
+MAX_LISTED = 20
+
+
 @dataclass(frozen=True)
 class Landing:
     written: list[PartitionManifest]
@@ -54,6 +57,11 @@ def landing_metadata(landing: Landing, rejected: list[str], notes: dict[str, str
         "source_files": sum(len(m.source_files) for m in landing.written),
         "rejected_files": dg.MetadataValue.md("\n".join(f"- {r}" for r in rejected) or "none"),
     }
+    if landing.written:
+        meta["arrival_dates"] = f"{landing.written[0].arrival_date} .. {landing.written[-1].arrival_date}"
+        meta["landed_at"] = landing.written[-1].landed_at
+        files = [f for m in landing.written for f in m.source_files]
+        meta["source_file_names"] = dg.MetadataValue.json(files[:MAX_LISTED] + ([f"... {len(files) - MAX_LISTED} more"] if len(files) > MAX_LISTED else []))
     if len(landing.written) == 1:
         meta["content_sha256"] = landing.written[0].sha256 or "empty"
     return meta | notes
