@@ -1,3 +1,5 @@
-"""Sensors that react to the instance: arrivals, drift and degradation (issue 9)."""
+"""Sensors that react to the world and the instance: arrivals now; drift and degradation (issue 9) next."""
 
-SENSORS: list = []
+from sensors.arrivals import landing_arrivals
+
+SENSORS = [landing_arrivals]
