@@ -10,10 +10,10 @@ import sys
 import time
 import warnings
 from collections import Counter, defaultdict
-from pathlib import Path
 
 from assets.policy import PRINCIPAL_TAG
-from resources.audit import current_principal
+from resources.access import AccessDenied
+from resources.audit import current_principal, default_path, verify_command
 from resources.environment import ConfigError, Settings, settings
 from resources.vault import KeyUnavailable
 
@@ -123,8 +123,6 @@ def run(_: argparse.Namespace) -> int:
 
 def verify(_: argparse.Namespace) -> int:
     """Check the audit trail's hash chain; exit 1 and name the entry if anything was edited, removed or moved."""
-    from resources.audit import default_path, verify_command
-
     return verify_command(default_path(settings()))
 
 
@@ -144,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, KeyUnavailable, LookupError) as err:
+    except (ConfigError, KeyUnavailable, AccessDenied, LookupError) as err:
         print(f"workbench: {err}", file=sys.stderr)
         return 2
 

@@ -29,3 +29,8 @@ def test_bad_setting_is_one_clear_line(env, message):
 def test_unknown_command_is_refused_by_argparse():
     done = workbench("materialise")
     assert done.returncode == 2 and "invalid choice: 'materialise'" in done.stderr
+
+
+def test_verify_without_a_trail_is_one_clear_line(tmp_path):
+    done = workbench("verify", WORKBENCH_HOME=str(tmp_path))
+    assert done.returncode == 2 and done.stderr.startswith("workbench: ") and len(done.stderr.strip().splitlines()) == 1
