@@ -96,7 +96,7 @@ class FhirBulkFeedSource(FeedSource):
         from resources.feeds.fhir import read_fhir_bulk
 
         frames, report = read_fhir_bulk(Path(self.directory), date.fromisoformat(self.arrival_date), self.default_line_of_business)
-        unmapped = report.unmapped_codes.most_common(20)
+        unmapped = sorted(report.unmapped_codes.items(), key=lambda item: (-item[1], item[0]))[:20]
         notes = {
             "fhir_resources_read": ", ".join(f"{k} {v:,}" for k, v in sorted(report.resources_read.items())) or "none",
             "fhir_unknown_resource_types": ", ".join(f"{k} {v:,}" for k, v in sorted(report.unknown_resource_types.items())) or "none",
