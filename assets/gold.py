@@ -5,19 +5,21 @@ Each asset reads silver through the IO manager and calls the plain functions in 
 """
 
 from collections.abc import Callable
+from datetime import date
 
 import dagster as dg
 import polars as pl
 
 from assets.events import Silver, tagged_events
 from assets.features import FEATURES, KEYS, build_features
-from assets.labels import LABEL_SCHEMA, build_labels, data_through
+from assets.labels import LABEL_SCHEMA, data_through, outcomes
 from assets.measures import measure_settings
 from assets.measures.evaluate import STATUS_SCHEMA, all_measure_status, snapshot
 from assets.partitions import as_of_partitions
-from assets.pit import month_end
+from assets.pit import add_months, month_end
 from assets.policy import PHI_PSEUDONYMISED, tags
 from resources.feeds.contract import FEEDS
+from resources.bronze_store import BronzeStore
 from resources.io_manager import PARTITION_COLUMN
 
 AS_OF_MONTH = "as_of_month"
@@ -57,9 +59,9 @@ def _silver(inputs: dict[str, pl.DataFrame]) -> Silver:
     return Silver.of({name.removeprefix("silver_"): frame for name, frame in inputs.items()})
 
 
-def gold_asset(name: str, description: str, columns: dict, extra: dict | None = None) -> Callable:
+def gold_asset(name: str, description: str, columns: dict, extra: dict | None = None, ins: dict | None = None) -> Callable:
     return dg.asset(
-        key=["gold", name], ins=SILVER_INS, partitions_def=as_of_partitions(), backfill_policy=dg.BackfillPolicy.single_run(),
+        key=["gold", name], ins=SILVER_INS if ins is None else ins, partitions_def=as_of_partitions(), backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="gold", owners=OWNERS, kinds={"polars", "duckdb"}, tags=tags("gold", PHI_PSEUDONYMISED), description=description,
         metadata={PARTITION_COLUMN: AS_OF_MONTH, "dagster/column_schema": columns, **(extra or {})},
     )
@@ -92,15 +94,37 @@ def features(context: dg.AssetExecutionContext, **silver_tables: pl.DataFrame) -
     return frame.select(*KEYS, *[f.name for f in FEATURES], AS_OF_MONTH)
 
 
-@gold_asset("labels", f"Whether each open care gap at the as-of month is still open {measure_settings()['horizon_months']} months later, "
-            "computed only from data that had arrived by then; labels beyond the data are marked immature, members who left "
-            "the measure are censored.", _schema({**LABEL_SCHEMA, AS_OF_MONTH: pl.String}, {"label_status": "open, closed, censored or immature."}))
-def labels(context: dg.AssetExecutionContext, **silver_tables: pl.DataFrame) -> pl.DataFrame:
-    silver = _silver(silver_tables)
-    through, horizon = data_through(silver), measure_settings()["horizon_months"]
-    frame = per_month(context, silver, lambda events, key: build_labels(silver, events, month_end(key), horizon, through))
+HORIZON_MONTHS = measure_settings()["horizon_months"]
+STATUS_THROUGH_HORIZON = {"measure_status": dg.AssetIn(
+    ["gold", "measure_status"],
+    partition_mapping=dg.TimeWindowPartitionMapping(start_offset=0, end_offset=HORIZON_MONTHS, allow_nonexistent_upstream_partitions=True),
+)}
+
+
+def _month_key(day: date) -> str:
+    return day.replace(day=1).isoformat()
+
+
+@gold_asset("labels", f"Whether each open care gap at the as-of month is still open {HORIZON_MONTHS} months later, read from "
+            "gold/measure_status at both months (so the outcome is what was visible then); labels past the data are marked "
+            "immature, members who left the measure are censored.", _schema({**LABEL_SCHEMA, AS_OF_MONTH: pl.String},
+            {"label_status": "open, closed, censored or immature."}), ins=STATUS_THROUGH_HORIZON)
+def labels(context: dg.AssetExecutionContext, bronze_store: BronzeStore, measure_status: pl.DataFrame) -> pl.DataFrame:
+    through = data_through(bronze_store)
+    months = {key: frame for (key,), frame in measure_status.partition_by(AS_OF_MONTH, as_dict=True).items()}
+    frames = []
+    for key in context.partition_keys:
+        as_of = month_end(key)
+        horizon = add_months(as_of, HORIZON_MONTHS)
+        later = None
+        if horizon <= through:
+            if _month_key(horizon) not in months:
+                raise ValueError(f"gold/measure_status {_month_key(horizon)} is needed for mature labels at {key}; materialize it first")
+            later = months[_month_key(horizon)]
+        frames.append(outcomes(months.get(key, measure_status.clear()), later, as_of, horizon).with_columns(pl.lit(key).alias(AS_OF_MONTH)))
+    frame = pl.concat(frames)
     balance = frame.group_by("measure", "label_status").len().pivot(on="label_status", index="measure", values="len").fill_null(0).sort("measure")
-    context.add_output_metadata({"class_balance": _md_table(balance), "data_through": str(through), "horizon_months": horizon})
+    context.add_output_metadata({"class_balance": _md_table(balance), "data_through": str(through), "horizon_months": HORIZON_MONTHS})
     return frame
 
 

@@ -29,6 +29,8 @@ def month_end(month_key: str) -> date:
 
 
 def add_months(day: date, months: int) -> date:
-    """The same day `months` later (clamped to the month's length), for horizons and lookbacks."""
+    """The same day `months` later; a month's last day maps to the target month's last day (as-of dates are month ends)."""
     year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+    length = monthrange(year, month + 1)[1]
+    at_month_end = day.day == monthrange(day.year, day.month)[1]
+    return date(year, month + 1, length if at_month_end else min(day.day, length))

@@ -12,6 +12,7 @@ from assets.labels import CENSORED, CLOSED, IMMATURE, OPEN, data_through
 from assets.pit import month_end
 from checks.leakage import leakage
 from checks.pandera_adapter import pandera_check_result
+from resources.bronze_store import BronzeStore
 from resources.feeds.contract import FEEDS
 from resources.warehouse import Warehouse
 
@@ -88,11 +89,10 @@ def leakage_check(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=LABELS_KEY, name="label_maturity", additional_deps=[["silver", f] for f in FEEDS],
-                description="A label is immature exactly when its horizon lies past the data every feed has delivered.")
-def label_maturity_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+@dg.asset_check(asset=LABELS_KEY, name="label_maturity", description="A label is immature exactly when its horizon lies past the data every feed has delivered.")
+def label_maturity_check(warehouse: Warehouse, bronze_store: BronzeStore) -> dg.AssetCheckResult:
     labels = warehouse.read_table("gold", "labels")
-    through = data_through(load_silver(warehouse))
+    through = data_through(bronze_store)
     wrong = labels.filter((pl.col("label_status") == IMMATURE) != (pl.col("horizon_date") > through))
     return dg.AssetCheckResult(
         passed=wrong.is_empty(),

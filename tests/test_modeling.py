@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from assets.conform import split_feed
 from assets.events import Silver, tagged_events
 from assets.features import FEATURES, build_features
-from assets.labels import build_labels, data_through
+from assets.labels import build_labels
 from assets.measures import measure_settings
 from assets.modeling.dataset import CATEGORICAL, FEATURE_COLUMNS, NUMERIC, decay_weights, model_input, time_split, training_frame
 from assets.modeling.evaluation import evaluate, expected_calibration_error
@@ -35,7 +35,7 @@ SIGNAL = {"visits_365d", "line_of_business"}
 def plan() -> tuple[pl.DataFrame, pl.DataFrame]:
     """Features and labels for eleven as-of months of a 4,000-member synthetic plan, through the real pipeline functions."""
     silver = Silver.of({feed: split_feed(generate_feed(PLAN, feed), contract(feed), KEY).accepted for feed in FEEDS})
-    events, through, horizon = tagged_events(silver).collect().lazy(), data_through(silver), measure_settings()["horizon_months"]
+    events, through, horizon = tagged_events(silver).collect().lazy(), PLAN.end_date, measure_settings()["horizon_months"]
     features = pl.concat([build_features(silver, events, t) for t in AS_OFS])
     return features, pl.concat([build_labels(silver, events, t, horizon, through) for t in AS_OFS])
 

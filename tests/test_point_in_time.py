@@ -89,3 +89,12 @@ def test_labels_use_only_data_arrived_by_the_horizon_and_mark_immature_ones():
     assert status == {key("closes"): "closed", key("toolate"): "open", key("leaves"): "censored", key("stays"): "open"}
     immature = build_labels(silver, tagged_events(silver), T, 6, through=T + timedelta(days=90))
     assert set(immature["label_status"]) == {"immature"} and immature["gap_open_at_horizon"].null_count() == immature.height
+
+
+def test_month_ends_stay_month_ends_when_shifted():
+    from assets.pit import add_months
+
+    assert add_months(date(2026, 4, 30), 6) == date(2026, 10, 31)
+    assert add_months(date(2025, 12, 31), -27) == date(2023, 9, 30)
+    assert add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)
+    assert add_months(date(2025, 1, 15), 1) == date(2025, 2, 15)

@@ -5,7 +5,7 @@ the gap (the event's feed, id and date) or the PDC for the adherence measure.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -44,7 +44,7 @@ def window_start(window: Window, as_of: date) -> date | None:
         return date(as_of.year, 1, 1)
     if window.lookback_months is None:
         return None
-    return add_months(as_of, -window.lookback_months) + (date(2000, 1, 2) - date(2000, 1, 1))
+    return add_months(as_of, -window.lookback_months) + timedelta(days=1)
 
 
 def in_window(events: pl.LazyFrame, window: Window, as_of: date) -> pl.LazyFrame:
