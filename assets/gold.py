@@ -17,7 +17,7 @@ from assets.measures import measure_settings
 from assets.measures.evaluate import STATUS_SCHEMA, all_measure_status, snapshot
 from assets.partitions import as_of_partitions
 from assets.pit import add_months, month_end
-from assets.policy import PHI_PSEUDONYMISED, tags
+from assets.policy import PHI_PSEUDONYMISED, markdown_table, tags
 from resources.feeds.contract import FEEDS
 from resources.bronze_store import BronzeStore
 from resources.io_manager import PARTITION_COLUMN
@@ -37,12 +37,6 @@ def _lineage() -> dg.TableColumnLineage:
         return dg.TableColumnDep(asset_key=dg.AssetKey(table.split("/")), column_name=column)
 
     return dg.TableColumnLineage(deps_by_column={f.name: [dep(s) for s in f.sources] for f in FEATURES})
-
-
-def _md_table(frame: pl.DataFrame) -> dg.MetadataValue:
-    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * frame.width + "\n"
-    rows = "\n".join("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |" for row in frame.iter_rows())
-    return dg.MetadataValue.md(header + rows)
 
 
 def per_month(context: dg.AssetExecutionContext, silver: Silver, build: Callable[[pl.LazyFrame, str], pl.DataFrame]) -> pl.DataFrame:
@@ -75,7 +69,7 @@ def measure_status(context: dg.AssetExecutionContext, **silver_tables: pl.DataFr
     frame = per_month(context, silver, lambda events, key: all_measure_status(snapshot(silver, events, month_end(key))))
     rates = frame.group_by("measure").agg(pl.len().alias("eligible_rows"), pl.col("excluded").mean().alias("excluded"),
                                           (~pl.col("gap_open")).mean().alias("closed_rate")).sort("measure")
-    context.add_output_metadata({"measure_rates": _md_table(rates)})
+    context.add_output_metadata({"measure_rates": markdown_table(rates)})
     return frame
 
 
@@ -89,7 +83,7 @@ def features(context: dg.AssetExecutionContext, **silver_tables: pl.DataFrame) -
     silver = _silver(silver_tables)
     frame = per_month(context, silver, lambda events, key: build_features(silver, events, month_end(key)))
     nulls = frame.select([pl.col(f.name).null_count().alias(f.name) for f in FEATURES]).transpose(include_header=True, column_names=["nulls"])
-    context.add_output_metadata({"members_x_months": frame.height, "null_rates": _md_table(nulls.filter(pl.col("nulls") > 0).with_columns(
+    context.add_output_metadata({"members_x_months": frame.height, "null_rates": markdown_table(nulls.filter(pl.col("nulls") > 0).with_columns(
         (pl.col("nulls") / frame.height).alias("rate")))})
     return frame.select(*KEYS, *[f.name for f in FEATURES], AS_OF_MONTH)
 
@@ -124,7 +118,7 @@ def labels(context: dg.AssetExecutionContext, bronze_store: BronzeStore, measure
         frames.append(outcomes(months.get(key, measure_status.clear()), later, as_of, horizon).with_columns(pl.lit(key).alias(AS_OF_MONTH)))
     frame = pl.concat(frames)
     balance = frame.group_by("measure", "label_status").len().pivot(on="label_status", index="measure", values="len").fill_null(0).sort("measure")
-    context.add_output_metadata({"class_balance": _md_table(balance), "data_through": str(through), "horizon_months": HORIZON_MONTHS})
+    context.add_output_metadata({"class_balance": markdown_table(balance), "data_through": str(through), "horizon_months": HORIZON_MONTHS})
     return frame
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pandera.polars as pa
+import polars as pl
 
 from resources.feeds.contract import FeedContract
 
@@ -25,6 +26,20 @@ LINEAGE_DESCRIPTIONS = {
     "birth_year": "Year of birth (generalised from the date of birth).",
     "zip3": "First three ZIP digits (generalised from the ZIP code).",
 }
+
+
+def markdown_table(frame: pl.DataFrame) -> dg.MetadataValue:
+    """A frame as a Markdown table for the Dagster UI (thousands separators, 3-decimal floats; "none" when empty)."""
+    if frame.is_empty():
+        return dg.MetadataValue.md("none")
+
+    def cell(value: object) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return str(value)
+        return f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * frame.width + "\n"
+    return dg.MetadataValue.md(header + "\n".join("| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()))
 
 
 def tags(layer: str, phi: str) -> dict[str, str]:

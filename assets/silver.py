@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from assets.conform import split_feed
-from assets.policy import OWNERS, PHI_PSEUDONYMISED, table_schema, tags
+from assets.policy import OWNERS, PHI_PSEUDONYMISED, markdown_table, table_schema, tags
 from checks.schemas import RULES, quarantine_columns, silver_columns
 from checks.silver import quarantine_by_rule
 from resources.bronze_store import BronzeStore
@@ -56,7 +56,7 @@ def silver_feed(feed: str) -> dg.AssetsDefinition:
         yield dg.Output(split.accepted, output_name=silver_key.to_python_identifier(),
                         metadata={"rows_in": raw.height, "accepted": split.accepted.height, "quarantined": split.quarantined.height})
         yield dg.Output(split.quarantined, output_name=quarantine_key.to_python_identifier(),
-                        metadata={"by_rule": dg.MetadataValue.md("| rule | rows |\n|---|---|\n" + "\n".join(f"| `{r}` | {n:,} |" for r, n in rules.iter_rows()))})
+                        metadata={"by_rule": markdown_table(rules)})
 
     return _silver
 

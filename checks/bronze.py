@@ -1,11 +1,12 @@
 """Bronze checks: the delivered schema against the feed contract, and feed freshness against its cadence."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 
 import dagster as dg
 import polars as pl
 
+from assets.policy import markdown_table
 from resources.bronze_store import BronzeStore
 from resources.environment import settings
 from resources.feeds.contract import ARRIVAL_DATE, FEEDS, RAW_LINEAGE, FeedContract, contract
@@ -79,7 +80,6 @@ def schema_changes(rows: pl.DataFrame, spec: FeedContract) -> list[SchemaChange]
 def schema_contract_result(feed: str, rows: pl.DataFrame) -> dg.AssetCheckResult:
     changes = schema_changes(rows, contract(feed))
     breaking = [c for c in changes if not c.accepted]
-    table = [f"| {c.arrival_date} | {c.kind} | `{c.column}` | {c.detail} |" for c in changes]
     return dg.AssetCheckResult(
         check_name=SCHEMA_CONTRACT,
         passed=not breaking,
@@ -88,7 +88,7 @@ def schema_contract_result(feed: str, rows: pl.DataFrame) -> dg.AssetCheckResult
         metadata={
             "breaking_changes": len(breaking),
             "accepted_renames": len(changes) - len(breaking),
-            "changes": dg.MetadataValue.md("| arrival | change | column | detail |\n|---|---|---|---|\n" + "\n".join(table) if table else "none"),
+            "changes": markdown_table(pl.DataFrame([asdict(c) for c in changes], schema={f: pl.String for f in ("kind", "column", "arrival_date", "detail")} | {"accepted": pl.Boolean})),
         },
     )
 

@@ -11,6 +11,7 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
+from assets.policy import markdown_table
 from checks.schemas import rule_name
 from resources.feeds.contract import SOURCE_FILE, SOURCE_LINE
 
@@ -41,7 +42,6 @@ def pandera_check_result(
     """Validate `frame` against `schema` and report pass/fail with failure counts per rule."""
     failures = failure_summary(schema, frame)
     by_rule = failures.group_by("rule").len().sort(["len", "rule"], descending=[True, False])
-    table = "\n".join(f"| `{rule}` | {n:,} |" for rule, n in by_rule.iter_rows())
     return dg.AssetCheckResult(
         passed=failures.is_empty(),
         severity=severity,
@@ -50,7 +50,7 @@ def pandera_check_result(
             "schema": schema.name,
             "rows_checked": frame.height,
             "failures": failures.height,
-            "failures_by_rule": dg.MetadataValue.md(f"| rule | failures |\n|---|---|\n{table}" if table else "none"),
+            "failures_by_rule": markdown_table(by_rule.rename({"len": "failures"})),
             "example_rows": dg.MetadataValue.json(_examples(frame, failures["index"].drop_nulls())),
         },
     )

@@ -5,6 +5,7 @@ import dagster as dg
 import polars as pl
 
 from checks.pandera_adapter import pandera_check_result
+from assets.policy import markdown_table
 from checks.schemas import RULES, silver_schema
 from resources.bronze_store import BronzeStore
 from resources.feeds.contract import ARRIVAL_DATE, FEEDS
@@ -71,7 +72,7 @@ def silver_checks(feed: str) -> list[dg.AssetChecksDefinition]:
             description=f"{share:.2%} of rows quarantined",
             metadata={
                 "quarantine_share": round(share, 5),
-                "by_rule": dg.MetadataValue.md("| rule | rows |\n|---|---|\n" + "\n".join(f"| `{r}` | {n:,} |" for r, n in rules.iter_rows())),
+                "by_rule": markdown_table(rules),
             },
         )
 

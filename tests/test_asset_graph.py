@@ -7,7 +7,6 @@ import json
 import os
 from pathlib import Path
 
-import dagster as dg
 
 from definitions import defs
 

@@ -2,7 +2,6 @@
 
 from datetime import date
 
-import polars as pl
 import pytest
 
 from assets.measures.evaluate import evaluate_at

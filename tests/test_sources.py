@@ -4,7 +4,6 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pytest
 
 from assets.bronze import bronze_feed
 from assets.silver import silver_feed
