@@ -78,8 +78,8 @@ class Warehouse(dg.ConfigurableResource):
     def read_table(self, schema: str, name: str, column: str | None = None, keys: list[str] | None = None) -> pl.DataFrame:
         """A table as the acting principal may see it; optionally only the rows whose `column` is in `keys`."""
         qualified = f"{schema}.{name}"
-        if qualified not in self.tables():
-            raise UnknownTableError(f"warehouse has no table {qualified}; it has: {', '.join(self.tables()) or 'none'}")
+        if qualified not in (known := self.tables()):
+            raise UnknownTableError(f"warehouse has no table {qualified}; it has: {', '.join(known) or 'none'}")
         grant = self._authorized(qualified)
         with self.connect(read_only=True) as con:
             columns = [r[0] for r in con.execute(f'DESCRIBE "{schema}"."{name}"').fetchall()]
