@@ -18,7 +18,7 @@ from assets.measures.evaluate import Snapshot, all_measure_status, snapshot
 from assets.pit import add_months, visible
 
 UTILISATION = {"visits": ["11", "02", "10", "22"], "ed": ["23"], "inpatient": ["21"]}
-WINDOWS = (90, 180, 365)
+WINDOWS = (90, 180, 365, 730)
 CONDITIONS = ("diabetes", "hypertension", "ascvd", "ckd", "copd", "depression", "obesity", "heart_failure")
 LABS = {"hba1c": "hba1c_test", "egfr": "egfr_test", "ldl": "ldl_test"}
 PDC_CLASSES = ("statin", "antihypertensive", "oral_hypoglycemic", "insulin")
@@ -48,6 +48,7 @@ def _declare() -> list[Feature]:
         Feature("region", pl.String, "ZIP3 area.", (f"{elig}.zip3",)),
         Feature("plan_id", pl.String, "Benefit plan (its design, e.g. HMO or PPO, shapes access to screening).", (f"{elig}.plan_id",)),
         Feature("enrolled_days", pl.Int32, "Days of the current enrollment span up to the as-of date.", (f"{elig}.coverage_start",)),
+        Feature("month_of_year", pl.Int8, "Calendar month of the as-of date: measurement-year measures reset in January.", ()),
     ]
     out += [Feature(f"{kind}_{days}d", pl.UInt32, f"Distinct {kind.replace('_', ' ')} service dates in the last {days} days.", (f"{claims}.place_of_service", f"{claims}.service_date"))
             for kind in UTILISATION for days in WINDOWS]
@@ -67,6 +68,7 @@ def _declare() -> list[Feature]:
                         (f"{claims}.procedure_code", f"{labs}.loinc_code", f"{claims}.service_date"))]
     out += [
         Feature("days_since_primary_care", pl.Int32, "Days since the last primary-care visit (null: none visible).", (f"{claims}.procedure_code", f"{claims}.service_date")),
+        Feature("preventive_visits_24m", pl.UInt32, "Distinct dates with a preventive or annual wellness visit in the last 24 months.", (f"{claims}.procedure_code", f"{claims}.service_date")),
         Feature("visits_decayed", pl.Float64, f"Visits weighted by exp(-ln2 * age / {HALF_LIFE_DAYS} d) over 365 days.", (f"{claims}.service_date",)),
         Feature("ed_decayed", pl.Float64, f"ED visits weighted by exp(-ln2 * age / {HALF_LIFE_DAYS} d) over 365 days.", (f"{claims}.service_date",)),
     ]
@@ -99,7 +101,8 @@ def utilisation(claims: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     visits = recent.select("member_key", "service_date", "place_of_service").unique()
     # Summed as integer nano-units: float sums depend on chunk layout, and snapshots must be byte-for-byte reproducible.
     nanos = (decay * 1e9).round().cast(pl.Int64)
-    decayed = [(nanos.filter(pl.col("place_of_service").is_in(UTILISATION[k])).sum() / 1e9).alias(f"{k}_decayed") for k in ("visits", "ed")]
+    in_year = _days_ago("service_date", as_of) < 365
+    decayed = [(nanos.filter(pl.col("place_of_service").is_in(UTILISATION[k]) & in_year).sum() / 1e9).alias(f"{k}_decayed") for k in ("visits", "ed")]
     return visits.group_by("member_key").agg(*aggs, *decayed)
 
 
@@ -136,8 +139,12 @@ def screening_history(snap: Snapshot) -> pl.LazyFrame:
 
 
 def primary_care(snap: Snapshot) -> pl.LazyFrame:
-    visits = snap.events.filter(pl.col("code_set") == "primary_care_visit")
-    return visits.group_by("member_key").agg(_days_ago("event_date", snap.as_of).min().cast(pl.Int32).alias("days_since_primary_care"))
+    """Recency of primary care and the count of preventive visits, the habit that best shows engagement with care."""
+    preventive = (pl.col("code_set") == "preventive_visit") & (pl.col("event_date") > add_months(snap.as_of, -24))
+    visits = snap.events.filter(pl.col("code_set").is_in(["primary_care_visit", "preventive_visit"]))
+    return visits.group_by("member_key").agg(
+        _days_ago("event_date", snap.as_of).filter(pl.col("code_set") == "primary_care_visit").min().cast(pl.Int32).alias("days_since_primary_care"),
+        pl.col("event_date").filter(preventive).n_unique().alias("preventive_visits_24m"))
 
 
 def prior_gaps(silver: Silver, events: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
@@ -158,10 +165,10 @@ def build_features(silver: Silver, events: pl.LazyFrame, as_of: date, members: p
     frame = base
     for part in parts:
         frame = frame.join(part, on="member_key", how="left")
-    frame = frame.with_columns(pl.lit(as_of).alias("as_of"))
+    frame = frame.with_columns(pl.lit(as_of).alias("as_of"), pl.lit(as_of.month, pl.Int8).alias("month_of_year"))
     missing = [pl.lit(None).alias(f.name) for f in FEATURES if f.name not in frame.collect_schema()]
     defaults = [pl.col(f.name).fill_null(0) for f in FEATURES
-                if f.name.startswith(("pdc_", "visits_", "ed_", "inpatient_")) or f.name.endswith(("_decayed", "_events_24m"))]
+                if f.name.startswith(("pdc_", "visits_", "ed_", "inpatient_", "preventive_")) or f.name.endswith(("_decayed", "_events_24m"))]
     defaults += [pl.col(f.name).fill_null(False) for f in FEATURES if f.name.startswith("has_")]
     defaults += [pl.col(f.name).fill_null(-1) for f in FEATURES if f.name.startswith("prior_gap_")]
     out = frame.with_columns(missing).with_columns(defaults).select(*KEYS, *[pl.col(f.name).cast(f.dtype) for f in FEATURES])

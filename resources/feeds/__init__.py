@@ -39,6 +39,10 @@ class FeedSource(dg.ConfigurableResource):
     def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
         raise NotImplementedError
 
+    def true_propensities(self, pseudonym_key: bytes) -> pl.DataFrame | None:
+        """The hidden truth per member (`member_key`, `true_p_*`) when the source knows it; real feeds do not."""
+        return None
+
 
 @cache
 def _synthetic_feed(seed: int, members: int, months: int, end_date: date, faults: bool, feed: str) -> pl.DataFrame:
@@ -65,6 +69,15 @@ class SyntheticFeedSource(FeedSource):
     def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
         rows = _synthetic_feed(self.seed, self.members, self.months, date.fromisoformat(self.end_date), self.faults, feed)
         return FeedDelivery(_on_dates(rows, arrival_dates))
+
+    def true_propensities(self, pseudonym_key: bytes) -> pl.DataFrame:
+        """The generator's true propensities keyed by pseudonym, so the member id never leaves this call."""
+        from assets.privacy import pseudonyms
+        from resources.feeds.synthetic import SyntheticConfig, true_propensities
+
+        cfg = SyntheticConfig(seed=self.seed, members=self.members, months=self.months, end_date=date.fromisoformat(self.end_date))
+        truths = true_propensities(cfg)
+        return truths.with_columns(pseudonyms(truths["member_id"], pseudonym_key).alias("member_key")).drop("member_id")
 
 
 class LandingFeedSource(FeedSource):

@@ -26,7 +26,7 @@ from resources.feeds.synthetic.delivery import TRIMMED_DECIMALS
 from resources.feeds.synthetic.enrollment import DISENROLL_HAZARD, MAX_SPANS, PREVALENT_SHARE, REENROLL_SHARE
 from resources.feeds.synthetic.feeds import BUILDERS, generate_feed
 from resources.feeds.synthetic.medical_claims import ALLOWED_RATIO
-from resources.feeds.synthetic.members import canary_tokens, generate_members, true_propensities
+from resources.feeds.synthetic.members import TRUTH_BY_MEASURE, canary_tokens, generate_members, true_propensities
 from resources.feeds.synthetic.pharmacy import NINETY_DAY_SHARE
 from resources.feeds.synthetic.population import FEMALE_SHARE, LOB_MIX
 from resources.feeds.synthetic.propensities import (
@@ -52,5 +52,5 @@ __all__ = [
     "DIABETES", "DISENROLL_HAZARD", "DRUGS", "EPOCH", "FEMALE_SHARE", "FIT", "FLU_PEAK", "HBA1C_LOOKBACK",
     "HBA1C_TESTING_TARGET", "HYPERTENSION", "LOB_MIX", "MAX_SPANS", "MEDICAID", "MEDICARE", "NINETY_DAY_SHARE",
     "PREVALENCE", "PREVALENT_SHARE", "REENROLL_SHARE", "STOOL_DNA", "TRIMMED_DECIMALS", "WINTER_PEAK",
-    "SyntheticConfig", "canary_tokens", "generate_feed", "generate_members", "true_propensities",
+    "TRUTH_BY_MEASURE", "SyntheticConfig", "canary_tokens", "generate_feed", "generate_members", "true_propensities",
 ]

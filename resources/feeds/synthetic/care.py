@@ -55,7 +55,7 @@ def _care(cfg: SyntheticConfig) -> _Care:
     rng, pop, cal = _rng(cfg, "care"), _population(cfg), _calendar(cfg)
     adult_years = np.maximum(pop.age - 40, 0)
     chronic = pop.chronic
-    office_rate = 0.22 * np.exp(0.35 * pop.engagement) * (1 + 0.45 * chronic) * (1 + 0.012 * adult_years) * np.where(pop.age < 18, 0.8, 1.0)
+    office_rate = 0.195 * np.exp(0.6 * pop.engagement) * (1 + 0.45 * chronic) * (1 + 0.012 * adult_years) * np.where(pop.age < 18, 0.8, 1.0)
     office = _draw(rng, office_rate, pop, cal, cal.season(WINTER_PEAK))
     telehealth = _draw(rng, 0.18 * office_rate, pop, cal, cal.season(WINTER_PEAK))
     ed_rate = 0.018 * (1 + 0.3 * chronic) * np.array([1.0, 1.3, 2.0])[pop.lob] * np.exp(-0.2 * pop.engagement)

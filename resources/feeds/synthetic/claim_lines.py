@@ -11,6 +11,7 @@ from resources.feeds.synthetic.categories import ASCVD, COLONOSCOPY, DIABETES, F
 from resources.feeds.synthetic.diagnoses import _visit_dx
 from resources.feeds.synthetic.events import _Events
 from resources.feeds.synthetic.population import _Population
+from resources.feeds.synthetic.propensities import _sigmoid
 from resources.feeds.synthetic.sampling import _choose
 
 
@@ -41,7 +42,9 @@ def _office_claims(rng: np.random.Generator, pop: _Population, visits: _Events, 
     wellness = np.where(rng.random(n) < 0.9, codes.MEDICARE_WELLNESS[1], codes.MEDICARE_WELLNESS[0])
     preventive = np.where(pop.lob[member] == MEDICARE, wellness, preventive)
     em = _choose(rng, codes.TELEHEALTH_EM if virtual else codes.OFFICE_EM, n)
-    em = np.where(~virtual & (rng.random(n) < 0.1), preventive, em)
+    # Engaged members come for their annual preventive visit; the disengaged rarely do (about one office visit in nine overall).
+    preventive_share = _sigmoid(-2.5 + 1.8 * pop.engagement[member])
+    em = np.where(~virtual & (rng.random(n) < preventive_share), preventive, em)
     npi = np.where(rng.random(n) < 0.8, pop.pcp_npi[member], pop.pcp_npi[rng.integers(0, pop.size, n)])
     dx1, dx2 = _visit_dx(rng, pop, member)
     if virtual:

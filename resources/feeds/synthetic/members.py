@@ -7,6 +7,14 @@ import polars as pl
 from resources.feeds.synthetic.config import SyntheticConfig
 from resources.feeds.synthetic.population import _population
 
+# The truth behind each measure: the monthly propensity of the event that closes its gap (or of an on-time refill).
+TRUTH_BY_MEASURE = {
+    "breast_cancer_screening": "true_p_mammogram",
+    "colorectal_cancer_screening": "true_p_colorectal_screen",
+    "glycemic_status_testing": "true_p_hba1c_test",
+    "statin_adherence": "true_p_statin_adherent",
+}
+
 
 def generate_members(cfg: SyntheticConfig) -> pl.DataFrame:
     """One row per member: direct identifiers, demographics, plan, and the hidden `true_*` columns."""

@@ -59,8 +59,8 @@ def _propensities(rng: np.random.Generator, age: np.ndarray, female: np.ndarray,
                   mastectomy: np.ndarray, colorectal_cancer: np.ndarray) -> dict[str, np.ndarray]:
     """Per-member monthly propensities from engagement, access, plan type, morbidity and age, calibrated per line."""
     n = age.size
-    common = 0.9 * engagement + 0.35 * access + 0.2 * hmo + 0.15 * chronic
-    noise = 0.6 * rng.standard_normal((n, 4))
+    common = 0.5 * engagement + 0.8 * access + 0.6 * hmo + 0.25 * chronic
+    noise = 0.2 * rng.standard_normal((n, 4))
     mammo_age = np.select([age < 50, age > 74], [-0.7, -1.0], 0.0)
     mammo_eligible = female & (age >= 40) & ~mastectomy
     mammo = _calibrated(common + mammo_age + noise[:, 0], female & (age >= 52) & (age <= 74) & ~mastectomy, lob,
