@@ -42,6 +42,7 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.feature_build
+	$(BIN)/python -m bench.model_serving
 
 clean:
 	rm -rf $(WORKBENCH_HOME)

@@ -57,6 +57,22 @@ def _rows_table(latest: dict) -> list[str]:
     return lines
 
 
+def _model_lines(latest: dict) -> list[str]:
+    """Per measure: the version trained, what the gates decided, and the serving champion's AUC against the truth's best."""
+    def auc(value: object) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else "n/a"
+
+    lines = []
+    for key, meta in sorted(latest.items()):
+        if key.startswith("models/"):
+            scored = latest.get(key.replace("models/", "scores/", 1), {}).get("dagster/row_count")
+            champion = f"champion v{meta['champion_version']}" if meta["champion_version"] is not None else "no champion"
+            lines.append(f"    {key.split('/', 1)[1]:<30} v{meta['version']} {meta['family']:<9} {meta['decision']:<8} {champion} "
+                         f"ROC AUC {auc(meta['champion_roc_auc'])} (best achievable {auc(meta['best_achievable_roc_auc'])})"
+                         + (f", {scored:,} open gaps scored" if scored is not None else ""))
+    return ["  models", *lines] if lines else []
+
+
 def _checks_lines(results: list) -> list[str]:
     outcome: Counter = Counter()
     notes = []
@@ -68,21 +84,31 @@ def _checks_lines(results: list) -> list[str]:
     return [f"  checks    {outcome['passed']} passed, {outcome['warned']} warned, {outcome['failed']} failed", *notes]
 
 
-JOBS = (("ingest", "arrival days"), ("gold", "as-of months"))
+# Each job with the partitions `make run` gives it: every arrival day and as-of month, no partitions, the latest month.
+JOBS = (("ingest", "arrival days", "all"), ("gold", "as-of months", "all"), ("train", "", None), ("score", "as-of month", "latest"))
+
+
+def _partition_tags(job, which: str | None) -> tuple[dict, str]:
+    """Run tags selecting the partitions (a single-run range) and a phrase saying which."""
+    if which is None:
+        return {}, "unpartitioned"
+    keys = job.partitions_def.get_partition_keys()
+    keys = keys[-1:] if which == "latest" else keys
+    return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}, f"{len(keys):,} ({keys[0]} .. {keys[-1]})"
 
 
 def materialize_all(instance, defs, announce: bool = False) -> list:
-    """The whole graph in order, each job as one in-process run over all its partitions (single-run backfills)."""
+    """The whole graph in order, each job as one in-process run (partitioned jobs as single-run backfills)."""
     results = []
-    for name, unit in JOBS:
+    for name, unit, which in JOBS:
         job = defs.resolve_job_def(name)
-        keys = job.partitions_def.get_partition_keys()
+        partition_tags, phrase = _partition_tags(job, which)
         if announce:
-            print(f"{name}: {len(keys):,} {unit} ({keys[0]} .. {keys[-1]}) ...", flush=True)
+            print(f"{name}: {phrase} {unit} ...", flush=True)
         results.append(job.execute_in_process(
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1], PRINCIPAL_TAG: current_principal()},
+            tags={**partition_tags, PRINCIPAL_TAG: current_principal()},
             raise_on_error=False,
         ))
         if not results[-1].success:
@@ -112,6 +138,7 @@ def run(_: argparse.Namespace) -> int:
     print(f"  assets    {len(latest)} materialized ({', '.join(f'{n} {layer}' for layer, n in sorted(layers.items()))}); {sum(partitions.values()):,} partition materializations")
     print("  rows", *_rows_table(latest), sep="\n")
     print(f"  gold      {gold or 'not built'} rows")
+    print(*_model_lines(latest), sep="\n")
     print(*_checks_lines(results), sep="\n")
     print(f"  state     {s.home} (dagster/, raw/ encrypted bronze, warehouse.duckdb, keys/)")
     print("  next      make ui  ->  http://127.0.0.1:3000   |   make lab  ->  JupyterLab")
@@ -126,6 +153,20 @@ def verify(_: argparse.Namespace) -> int:
     return verify_command(default_path(settings()))
 
 
+def rollback(args: argparse.Namespace) -> int:
+    """Move a measure's champion back to its previous approved version and ledger why (re-score with `make run` or the UI)."""
+    from assets.measures import measures
+    from assets.modeling.promotion import rollback as roll_back
+    from resources import build_resources
+
+    if args.measure not in measures():
+        raise LookupError(f"unknown measure {args.measure!r}; measures: {', '.join(measures())}")
+    r = build_resources()
+    entry = roll_back(r["model_registry"], r["warehouse"], r["audit"], args.measure, args.reason, current_principal())
+    print(f"{entry['model']}: champion v{entry['from_version']} -> v{entry['to_version']} (ledger entry {entry['seq']}: {entry['reason']})")
+    return 0
+
+
 def init(_: argparse.Namespace) -> int:
     s = settings()
     prepare_state(s)
@@ -134,11 +175,16 @@ def init(_: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow's store set-up chatter is not for this console
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create the state folder and the Dagster home").set_defaults(func=init)
     sub.add_parser("run", help="materialize the whole asset graph on the configured feeds").set_defaults(func=run)
     sub.add_parser("verify", help="verify the tamper-evident audit trail").set_defaults(func=verify)
+    back = sub.add_parser("rollback", help="move a measure's champion model back to its previous approved version")
+    back.add_argument("measure", help="e.g. breast_cancer_screening")
+    back.add_argument("--reason", required=True, help="why, for the promotion ledger and the audit trail")
+    back.set_defaults(func=rollback)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -12,8 +12,10 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 from assets.bronze import BRONZE_FEEDS  # noqa: E402
 from assets.gold import GOLD  # noqa: E402
 from assets.lineage import lineage_export  # noqa: E402
+from assets.models import MODELS, promotion_ledger  # noqa: E402
 from assets.policy import AUDIT_HOOKS  # noqa: E402
 from assets.raw import RAW_FEEDS  # noqa: E402
+from assets.scores import SCORES, outreach  # noqa: E402
 from assets.silver import SILVER_FEEDS  # noqa: E402
 from checks.bronze import FRESHNESS_CHECKS  # noqa: E402
 from checks.gold import GOLD_CHECKS  # noqa: E402
@@ -29,15 +31,27 @@ INGEST = dg.define_asset_job(
 )
 GOLD_MONTHS = dg.define_asset_job(
     "gold",
-    selection=dg.AssetSelection.groups("gold", "governance"),
-    description="Measure status, point-in-time features and labels for as-of months (with the leakage check), then the lineage export.",
+    selection=dg.AssetSelection.groups("gold"),
+    description="Measure status, point-in-time features and labels for as-of months, with the leakage and maturity checks.",
+    hooks=AUDIT_HOOKS,
+)
+TRAIN = dg.define_asset_job(
+    "train",
+    selection=dg.AssetSelection.groups("models") | dg.AssetSelection.assets(promotion_ledger),
+    description="Train every measure's three model families, gate them, register the best in MLflow and ledger the decision.",
+    hooks=AUDIT_HOOKS,
+)
+SCORE = dg.define_asset_job(
+    "score",
+    selection=dg.AssetSelection.groups("scores") | dg.AssetSelection.assets(lineage_export),
+    description="Score every open gap with each measure's champion for as-of months, build the outreach list, export lineage.",
     hooks=AUDIT_HOOKS,
 )
 
 defs = dg.Definitions(
-    assets=[*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS, *GOLD, lineage_export],
+    assets=[*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS, *GOLD, *MODELS, promotion_ledger, *SCORES, outreach, lineage_export],
     asset_checks=[*FRESHNESS_CHECKS, *SILVER_CHECKS, *GOLD_CHECKS],
-    jobs=[INGEST, GOLD_MONTHS],
+    jobs=[INGEST, GOLD_MONTHS, TRAIN, SCORE],
     sensors=SENSORS,
     resources=build_resources(),
 )

@@ -18,7 +18,6 @@ from resources.feeds import FeedSource
 from resources.feeds.contract import ARRIVAL_DATE, FEEDS, SOURCE_FILE, contract
 from resources.vault import KeyVault
 
-
 MAX_LISTED = 20
 
 

@@ -18,8 +18,8 @@ from assets.measures.evaluate import STATUS_SCHEMA, all_measure_status, snapshot
 from assets.partitions import as_of_partitions
 from assets.pit import add_months, month_end
 from assets.policy import PHI_PSEUDONYMISED, markdown_table, tags
-from resources.feeds.contract import FEEDS
 from resources.bronze_store import BronzeStore
+from resources.feeds.contract import FEEDS
 from resources.io_manager import PARTITION_COLUMN
 
 AS_OF_MONTH = "as_of_month"

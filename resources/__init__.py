@@ -9,6 +9,7 @@ from resources.bronze_store import BronzeStore
 from resources.environment import Settings, settings
 from resources.feeds import FeedSource, FhirBulkFeedSource, LandingFeedSource, SyntheticFeedSource
 from resources.io_manager import WarehouseIOManager
+from resources.model_registry import ModelRegistry
 from resources.vault import KeyVault
 from resources.warehouse import Warehouse
 
@@ -32,4 +33,5 @@ def build_resources(s: Settings | None = None) -> dict[str, Any]:
         "warehouse": warehouse,
         "io_manager": WarehouseIOManager(warehouse=warehouse),
         "audit": audit_trail(s),
+        "model_registry": ModelRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_root=str(s.mlflow_artifacts)),
     }

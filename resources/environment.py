@@ -31,6 +31,8 @@ class Settings:
     end_date: date
     faults: bool
     lookback_months: int
+    mlflow_uri: str | None = None
+    outreach_size: int = 500
 
     @property
     def dagster_home(self) -> Path:
@@ -51,6 +53,15 @@ class Settings:
     @property
     def keys_dir(self) -> Path:
         return self.home / "keys"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """The configured tracking server, else a SQLite store under the state folder."""
+        return self.mlflow_uri or f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.home / "mlflow" / "artifacts"
 
     @property
     def history_start(self) -> date:
@@ -108,9 +119,11 @@ def settings() -> Settings:
         environment=_choice("WORKBENCH_ENV", "local", ENVIRONMENTS),
         feed_source=_choice("WORKBENCH_FEED_SOURCE", "synthetic", FEED_SOURCES),
         members=_int("WORKBENCH_MEMBERS", 50_000),
-        months=_int("WORKBENCH_MONTHS", 36, minimum=3),
+        months=_int("WORKBENCH_MONTHS", 48, minimum=3),
         seed=_int("WORKBENCH_SEED", 7, minimum=0),
         end_date=_end_date(),
         faults=_choice("WORKBENCH_FAULTS", "on", ("on", "off")) == "on",
-        lookback_months=_int("WORKBENCH_LOOKBACK_MONTHS", 12),
+        lookback_months=_int("WORKBENCH_LOOKBACK_MONTHS", 27),
+        mlflow_uri=os.environ.get("WORKBENCH_MLFLOW_URI") or os.environ.get("MLFLOW_TRACKING_URI") or None,
+        outreach_size=_int("WORKBENCH_OUTREACH_SIZE", 500),
     )

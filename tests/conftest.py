@@ -16,13 +16,15 @@ os.environ.update({
     "JUPYTER_RUNTIME_DIR": str(SESSION_HOME / "jupyter" / "runtime"),
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "WORKBENCH_MEMBERS": "2000",
-    "WORKBENCH_MONTHS": "14",
+    "WORKBENCH_MONTHS": "24",
     "WORKBENCH_LOOKBACK_MONTHS": "6",
     "WORKBENCH_END_DATE": "2026-06-30",
     "WORKBENCH_SEED": "11",
+    "WORKBENCH_GATES": str(Path(__file__).with_name("small_plan_gates.yaml")),
 })
 for name in ("WORKBENCH_FEED_SOURCE", "WORKBENCH_ENV", "WORKBENCH_FAULTS", "WORKBENCH_RAW_KEY", "WORKBENCH_PSEUDONYM_KEY",
-             "WORKBENCH_PRINCIPAL", "WORKBENCH_AUDIT_KEY", "MLFLOW_TRACKING_URI"):
+             "WORKBENCH_PRINCIPAL", "WORKBENCH_AUDIT_KEY", "MLFLOW_TRACKING_URI", "WORKBENCH_MLFLOW_URI",
+             "WORKBENCH_OUTREACH_SIZE"):
     os.environ.pop(name, None)
 (SESSION_HOME / "dagster").mkdir(parents=True, exist_ok=True)
 (SESSION_HOME / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

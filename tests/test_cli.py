@@ -34,3 +34,17 @@ def test_unknown_command_is_refused_by_argparse():
 def test_verify_without_a_trail_is_one_clear_line(tmp_path):
     done = workbench("verify", WORKBENCH_HOME=str(tmp_path))
     assert done.returncode == 2 and done.stderr.startswith("workbench: ") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_rollback_of_an_unknown_measure_names_the_known_ones(tmp_path):
+    done = workbench("rollback", "breast_screening", "--reason", "test", WORKBENCH_HOME=str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("workbench: unknown measure 'breast_screening'; measures: breast_cancer_screening, "
+                                   "colorectal_cancer_screening, glycemic_status_testing, statin_adherence")
+
+
+def test_rollback_without_an_earlier_approved_version_is_one_clear_line(tmp_path):
+    done = workbench("rollback", "statin_adherence", "--reason", "test", WORKBENCH_HOME=str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("workbench: cannot roll back caregap_statin_adherence: it has no champion, "
+                                   "approved versions in the ledger: none")

@@ -19,6 +19,7 @@ from assets.modeling.evaluation import evaluate, expected_calibration_error
 from assets.modeling.explain import contributions, top_contributions
 from assets.modeling.families import FAMILIES, CareGapModel, build_model
 from assets.modeling.gates import GATES_FILE, GateConfig, gate, promotion_decision
+from assets.modeling.training import best_achievable_auc
 from assets.pit import month_end
 from resources.feeds.contract import FEEDS, contract
 from resources.feeds.synthetic import SyntheticConfig, generate_feed
@@ -174,10 +175,10 @@ def test_calibration_slope_is_one_for_calibrated_and_below_one_for_overconfident
 
 
 def test_subgroups_skip_small_or_single_class_groups_and_report_gaps():
-    y = np.tile([0.0, 1.0], 100)
-    p = np.where(np.arange(200) < 100, 0.2 + 0.6 * y, 0.5)
-    frame = pl.DataFrame({"sex": ["F"] * 100 + ["M"] * 100, "age_band": ["50-64"] * 180 + ["75+"] * 20,
-                          "line_of_business": ["commercial"] * 199 + ["medicaid"]})
+    y = np.tile([0.0, 1.0], 400)
+    p = np.where(np.arange(800) < 400, 0.2 + 0.6 * y, 0.5)
+    frame = pl.DataFrame({"sex": ["F"] * 400 + ["M"] * 400, "age_band": ["50-64"] * 620 + ["75+"] * 180,
+                          "line_of_business": ["commercial"] * 799 + ["medicaid"]})
     metrics = evaluate(y, p, frame)
     assert metrics["subgroup_auc"]["sex"] == {"F": 1.0, "M": 0.5}
     assert list(metrics["subgroup_auc"]["age_band"]) == ["50-64"] and list(metrics["subgroup_auc"]["line_of_business"]) == ["commercial"]
@@ -202,11 +203,12 @@ def test_a_calibrated_informative_model_passes_every_check_group(good):
 
 
 def test_the_gate_refuses_a_worse_candidate_naming_metric_value_and_threshold(good):
-    worse = good | {"roc_auc": 0.58}
+    worse = good | {"roc_auc": GATES.min_roc_auc - 0.01}
     result = gate(worse, GATES)
-    assert not result.passed and result.failures == [f"discrimination: roc_auc = 0.5800 below minimum {GATES.min_roc_auc}"]
+    shown = f"{GATES.min_roc_auc - 0.01:.4f}"
+    assert not result.passed and result.failures == [f"discrimination: roc_auc = {shown} below minimum {GATES.min_roc_auc}"]
     decision = promotion_decision(worse, None, result, GATES)
-    assert not decision.promote and "roc_auc = 0.5800" in decision.reason
+    assert not decision.promote and f"roc_auc = {shown}" in decision.reason
 
 
 def test_the_gate_refuses_a_model_that_ranks_one_sex_no_better_than_chance(good):
@@ -279,3 +281,10 @@ def test_train_judge_and_explain_on_the_synthetic_plan(frame):
     assert metrics["n"] == validation.height and 0 < metrics["roc_auc"] < 1
     assert isinstance(gate(metrics, GATES).passed, bool)
     assert set(top_contributions(model, validation.head(50))["feature"]) <= set(FEATURE_COLUMNS)
+
+
+def test_the_best_achievable_auc_ranks_members_by_their_true_propensity():
+    validation = pl.DataFrame({"member_key": ["a", "b", "c", "d", "e"], "label": [1, 1, 0, 0, 1]})
+    truths = pl.DataFrame({"member_key": ["a", "b", "c", "d"], "true_p": [0.01, 0.02, 0.30, 0.20]})
+    assert best_achievable_auc(validation, truths, "true_p") == 1.0  # "e" has no truth and is left out
+    assert best_achievable_auc(validation, truths.with_columns(pl.col("true_p").reverse()), "true_p") == 0.0

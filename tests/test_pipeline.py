@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from assets.measures import measures
 from cli import materialize_all
 from definitions import defs
 from resources.access import AccessDenied
@@ -34,9 +35,51 @@ def materializations(results: list) -> dict[str, dict]:
 
 def test_every_asset_materializes(runs):
     _, first, _ = runs
-    assert [r.success for r in first] == [True, True]
+    assert [r.success for r in first] == [True, True, True, True]
     layers = {f"{layer}/{feed}" for layer in ("bronze", "silver", "quarantine") for feed in FEEDS}
-    assert set(materializations(first)) == layers | {"gold/measure_status", "gold/features", "gold/labels", "governance/lineage_export"}
+    models = {f"{layer}/{m}" for layer in ("models", "scores") for m in measures()}
+    assert set(materializations(first)) == layers | models | {"gold/measure_status", "gold/features", "gold/labels", "governance/lineage_export",
+                                                               "governance/promotion_ledger", "scores/outreach_list"}
+
+
+def test_training_registers_gates_and_ledgers_every_measure(runs):
+    from assets.modeling.promotion import ledger
+
+    _, first, second = runs
+    registry, warehouse = defs.resources["model_registry"], Warehouse(path=str(settings().warehouse_path))
+    for measure in measures():
+        meta = {k: v.value for k, v in materializations(first)[f"models/{measure}"].items()}
+        assert meta["decision"] == "promote" and meta["champion_version"] == meta["version"], (measure, meta["reason"])
+        assert meta["validation_months"] and meta["train_months"] < meta["validation_months"] and len(meta["training_snapshot_sha256"]) == 64
+        assert 0 < meta["best_achievable_roc_auc"] <= 1 and meta["mlflow_run"].startswith("runs:/")
+        again = {k: v.value for k, v in materializations(second)[f"models/{measure}"].items()}
+        assert again["decision"] == "refuse" and "< champion" in again["reason"] and again["champion_version"] == meta["version"]
+        assert int(registry.version(measure, "champion").version) == meta["version"]
+        for run in (first, second):
+            gates = [evaluations(run)[(f"models/{measure}", f"{group}_gate")] for group in ("discrimination", "calibration", "fairness")]
+            assert all(g.passed for g in gates) and all(g.metadata["roc_auc"].value["threshold"] for g in gates[:1])
+    entries = ledger(warehouse)
+    assert entries["seq"].to_list() == list(range(1, 2 * len(measures()) + 1))
+    assert entries["action"].to_list() == ["promote"] * len(measures()) + ["refuse"] * len(measures())
+    assert set(entries["triggered_by"]) == {"pipeline-service"}
+
+
+def test_the_latest_month_is_scored_by_each_champion_with_an_outreach_list(runs):
+    _, first, _ = runs
+    warehouse, registry = Warehouse(path=str(settings().warehouse_path)), defs.resources["model_registry"]
+    latest = defs.resolve_job_def("score").partitions_def.get_partition_keys()[-1]
+    scores = warehouse.read_table("scores", "breast_cancer_screening")
+    assert set(scores["as_of_month"]) == {latest} and scores.height > 0
+    members = set()
+    for measure in measures():
+        check = evaluations(first)[(f"scores/{measure}", "every_open_gap_scored")]
+        assert check.passed and check.metadata["scored"].value == check.metadata["open_gaps"].value > 0, measure
+        table = warehouse.read_table("scores", measure)
+        assert set(table["model_version"]) == {int(registry.version(measure, "champion").version)}
+        members |= set(table["member_key"])
+    outreach = warehouse.read_table("scores", "outreach_list")
+    assert outreach["rank"].to_list() == list(range(1, outreach.height + 1)) and outreach.height == min(settings().outreach_size, len(members))
+    assert outreach["expected_gaps_closed"].is_sorted(descending=True)
 
 
 def test_gold_checks_hold_and_labels_are_partly_mature(runs):

@@ -10,7 +10,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 ECE_BINS = 10
 SUBGROUPS = ("sex", "age_band", "line_of_business")
-MIN_GROUP_ROWS = 30
+MIN_CLASS_ROWS = 100  # per class, by default: with fewer, a group's ROC AUC is too noisy (standard error above 0.04) to judge
 EPSILON = 1e-6
 
 
@@ -40,15 +40,16 @@ def calibration_slope(y: np.ndarray, p: np.ndarray) -> float | None:
     return float(fit.coef_[0, 0])
 
 
-def subgroup_auc(y: np.ndarray, p: np.ndarray, groups: pl.DataFrame) -> dict:
-    """ROC AUC per group of each attribute (groups of >= 30 rows with both classes) and the widest gap per attribute."""
+def subgroup_auc(y: np.ndarray, p: np.ndarray, groups: pl.DataFrame, min_class_rows: int = MIN_CLASS_ROWS) -> dict:
+    """ROC AUC per group of each attribute (groups with at least `min_class_rows` of each class) and the widest gap per attribute."""
     per_group, gaps = {}, {}
     for attribute in SUBGROUPS:
         codes = groups[attribute].cast(pl.String).fill_null("missing").to_numpy()
         aucs = {}
         for value in np.unique(codes):
             hit = codes == value
-            auc = roc_auc(y[hit], p[hit]) if hit.sum() >= MIN_GROUP_ROWS else None
+            positives = y[hit].sum()
+            auc = roc_auc(y[hit], p[hit]) if min(positives, hit.sum() - positives) >= min_class_rows else None
             if auc is not None:
                 aucs[str(value)] = auc
         per_group[attribute] = aucs
@@ -57,7 +58,7 @@ def subgroup_auc(y: np.ndarray, p: np.ndarray, groups: pl.DataFrame) -> dict:
     return {"subgroup_auc": per_group, "subgroup_auc_gap": gaps, "max_subgroup_auc_gap": max(assessed) if assessed else None}
 
 
-def evaluate(y: np.ndarray, p: np.ndarray, groups: pl.DataFrame) -> dict:
+def evaluate(y: np.ndarray, p: np.ndarray, groups: pl.DataFrame, min_class_rows: int = MIN_CLASS_ROWS) -> dict:
     """Every metric the gates read, for labels y (1 = still open), probabilities p of y = 1 and the rows' sex/age band/line of business.
 
     pr_auc is average precision (step-wise, no interpolation); pr_auc_lift is pr_auc over the prevalence of y = 1.
@@ -76,5 +77,5 @@ def evaluate(y: np.ndarray, p: np.ndarray, groups: pl.DataFrame) -> dict:
         "brier": float(brier_score_loss(y, p)) if y.size else None,
         "ece": expected_calibration_error(y, p) if y.size else None,
         "calibration_slope": calibration_slope(y, p),
-        **subgroup_auc(y, p, groups),
+        **subgroup_auc(y, p, groups, min_class_rows),
     }

@@ -3,12 +3,14 @@
 Every check fails closed: a metric that could not be computed (one class only, no subgroup large enough) is a failure.
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 GATES_FILE = Path(__file__).with_name("gates.yaml")
+GATES_ENV = "WORKBENCH_GATES"
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class GateConfig:
     max_ece: float
     calibration_slope: tuple[float, float]
     max_subgroup_auc_gap: float
+    min_group_class_rows: int
     promotion_margin: float
     validation_months: int
     half_life_months: float
@@ -33,6 +36,11 @@ class GateConfig:
         raw = yaml.safe_load(path.read_text())
         flat = raw["discrimination"] | raw["calibration"] | raw["fairness"] | raw["promotion"] | raw["training"]
         return cls(**flat | {"calibration_slope": tuple(flat["calibration_slope"]), "families": raw["families"]})
+
+    @classmethod
+    def configured(cls) -> "GateConfig":
+        """The gates in force: the file named by WORKBENCH_GATES, else gates.yaml beside this module."""
+        return cls.load(Path(os.environ.get(GATES_ENV) or GATES_FILE))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""MLflow as a resource: the tracking store and model registry every training, scoring and rollback goes through.
+
+Embedded default: a SQLite store and an artifact folder under the workbench state folder; production points
+`tracking_uri` at a tracking server (WORKBENCH_MLFLOW_URI). mlflow is imported inside the methods, so loading the
+code location stays fast.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+MODEL_PREFIX = "caregap_"
+
+
+def model_name(measure: str) -> str:
+    """The registered model that serves `measure`."""
+    return f"{MODEL_PREFIX}{measure}"
+
+
+class ModelRegistry(dg.ConfigurableResource):
+    """One MLflow tracking store and registry; `artifact_root` is used when the store is a local SQLite file."""
+
+    tracking_uri: str
+    artifact_root: str | None = None
+    experiment: str = "caregap-workbench"
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """The mlflow module pointed at this store (tracking and registry) for the duration of the block."""
+        import mlflow
+
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            yield mlflow
+        finally:
+            mlflow.set_tracking_uri(previous[0])
+            mlflow.set_registry_uri(previous[1])
+
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def experiment_id(self) -> str:
+        """The workbench experiment, created on first use with its artifacts under `artifact_root`."""
+        client = self.client()
+        found = client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            return found.experiment_id
+        location = Path(self.artifact_root).resolve().as_uri() if self.artifact_root else None
+        return client.create_experiment(self.experiment, artifact_location=location, tags={"project": "caregap-workbench"})
+
+    def version(self, measure: str, alias: str) -> Any | None:
+        """The model version behind `alias` for `measure`, or None when the alias (or the model) does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client().get_model_version_by_alias(model_name(measure), alias)
+        except MlflowException:
+            return None
+
+    def set_alias(self, measure: str, alias: str, version: int) -> None:
+        self.client().set_registered_model_alias(model_name(measure), alias, str(version))
+
+    def load(self, measure: str, reference: str | int = CHAMPION) -> Any:
+        """The pyfunc model at `models:/caregap_<measure>@<alias>`, or `/<version>` when `reference` is a version number."""
+        reference = str(reference)
+        separator = "/" if reference.isdigit() else "@"
+        with self.session() as mlflow:
+            return mlflow.pyfunc.load_model(f"models:/{model_name(measure)}{separator}{reference}")
+
+    def run_link(self, run_id: str) -> str:
+        """Where a person opens the run: the server's page when there is one, else the `runs:/` URI for `mlflow ui`."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            return f"{self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id()}/runs/{run_id}"
+        return f"runs:/{run_id}"
