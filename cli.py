@@ -4,7 +4,9 @@ Errors a user can fix (a bad setting, a missing key, an unknown feed) print one 
 """
 
 import argparse
+import json
 import os
+import re
 import resource
 import sys
 import time
@@ -104,7 +106,7 @@ def materialize_all(instance, defs, announce: bool = False) -> list:
         job = defs.resolve_job_def(name)
         partition_tags, phrase = _partition_tags(job, which)
         if announce:
-            print(f"{name}: {phrase} {unit} ...", flush=True)
+            print(f"{name}: {' '.join(filter(None, (phrase, unit)))} ...", flush=True)
         results.append(job.execute_in_process(
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
@@ -167,6 +169,32 @@ def rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def month_key(text: str) -> str:
+    """An as-of month given as 2026-05 or 2026-05-01, as its partition key."""
+    if not re.fullmatch(r"\d{4}-\d{2}(-01)?", text):
+        raise argparse.ArgumentTypeError(f"month must look like 2026-05, got {text!r}")
+    return text[:7] + "-01"
+
+
+def trace(args: argparse.Namespace) -> int:
+    """Print how one score came to be, from the model version back to the bronze files (JSON with --json)."""
+    s = settings()
+    prepare_state(s)
+    import dagster as dg
+
+    from assets.measures import measures
+    from assets.provenance import Sources, readable
+    from assets.provenance import trace as provenance
+    from resources import build_resources
+
+    if args.measure not in measures():
+        raise LookupError(f"unknown measure {args.measure!r}; measures: {', '.join(measures())}")
+    r = build_resources(s)
+    chain = provenance(Sources(r["warehouse"], r["model_registry"], r["bronze_store"], dg.DagsterInstance.get()), args.member_key, args.measure, args.month)
+    print(json.dumps(chain, indent=1, default=str) if args.json else readable(chain))
+    return 0
+
+
 def init(_: argparse.Namespace) -> int:
     s = settings()
     prepare_state(s)
@@ -185,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("measure", help="e.g. breast_cancer_screening")
     back.add_argument("--reason", required=True, help="why, for the promotion ledger and the audit trail")
     back.set_defaults(func=rollback)
+    chain = sub.add_parser("trace", help="show how one score came to be, back to the raw files")
+    chain.add_argument("member_key", help="the member's pseudonym (16 hex characters)")
+    chain.add_argument("measure", help="e.g. breast_cancer_screening")
+    chain.add_argument("month", type=month_key, help="as-of month, e.g. 2026-05")
+    chain.add_argument("--json", action="store_true", help="print the chain as JSON")
+    chain.set_defaults(func=trace)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

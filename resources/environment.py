@@ -124,6 +124,6 @@ def settings() -> Settings:
         end_date=_end_date(),
         faults=_choice("WORKBENCH_FAULTS", "on", ("on", "off")) == "on",
         lookback_months=_int("WORKBENCH_LOOKBACK_MONTHS", 27),
-        mlflow_uri=os.environ.get("WORKBENCH_MLFLOW_URI") or os.environ.get("MLFLOW_TRACKING_URI") or None,
+        mlflow_uri=os.environ.get("WORKBENCH_MLFLOW_URI") or None,
         outreach_size=_int("WORKBENCH_OUTREACH_SIZE", 500),
     )

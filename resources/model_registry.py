@@ -5,6 +5,7 @@ Embedded default: a SQLite store and an artifact folder under the workbench stat
 code location stays fast.
 """
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 MODEL_PREFIX = "caregap_"
 
 
@@ -30,19 +32,28 @@ class ModelRegistry(dg.ConfigurableResource):
 
     @contextmanager
     def session(self) -> Iterator[Any]:
-        """The mlflow module pointed at this store (tracking and registry) for the duration of the block."""
+        """The mlflow module pointed at this store (tracking and registry) for the duration of the block.
+
+        mlflow keeps the URIs in globals and exports them as environment variables (inherited by every subprocess);
+        both are put back as they were, so nothing outside the block talks to this store by accident.
+        """
         import mlflow
 
         if self.tracking_uri.startswith("sqlite:///"):
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+        prior = {name: os.environ.get(name) for name in URI_VARIABLES}
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         try:
             yield mlflow
         finally:
-            mlflow.set_tracking_uri(previous[0])
-            mlflow.set_registry_uri(previous[1])
+            mlflow.set_tracking_uri(prior["MLFLOW_TRACKING_URI"])
+            mlflow.set_registry_uri(prior["MLFLOW_REGISTRY_URI"])
+            for name, value in prior.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def client(self) -> Any:
         from mlflow import MlflowClient

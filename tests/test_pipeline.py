@@ -216,3 +216,32 @@ def test_measure_rates_notebook_runs_on_the_materialized_assets(runs, tmp_path):
     text = out.read_text()
     assert "breast_cancer_screening" in text
     assert not [c for c in canary_tokens(SyntheticConfig(seed=s.seed, members=s.members, months=s.months, end_date=s.end_date)) if c in text]
+
+
+def test_a_score_traces_back_to_its_model_ledger_silver_checks_and_bronze_files(runs):
+    import subprocess
+    import sys
+
+    from assets.provenance import Sources, trace
+
+    instance, first, _ = runs
+    s, r = settings(), defs.resources
+    month = defs.resolve_job_def("score").partitions_def.get_partition_keys()[-1]
+    member = Warehouse(path=str(s.warehouse_path)).read_table("scores", "colorectal_cancer_screening")["member_key"].sort()[0]
+    chain = trace(Sources(r["warehouse"], r["model_registry"], r["bronze_store"], instance), member, "colorectal_cancer_screening", month)
+    version = chain["score"]["model_version"]
+    trained = {k: v.value for k, v in materializations(first)["models/colorectal_cancer_screening"].items()}
+    assert chain["model"]["version"] == version == trained["version"]
+    assert chain["model"]["training_snapshot_sha256"] == trained["training_snapshot_sha256"]
+    assert [e["action"] for e in chain["ledger"]][:1] == ["promote"] and chain["ledger"][0]["checks"]["roc_auc"]["passed"]
+    assert {e["asset"] for e in chain["silver"]} == {f"silver/{feed}" for feed in FEEDS}
+    assert all(c["passed"] for e in chain["silver"] for c in e["checks"].values())
+    arrivals = {(e["asset"].split("/")[1], a["arrival_date"]) for e in chain["silver"] for a in e["arrivals"]}
+    assert arrivals and arrivals == {(b["feed"], b["arrival_date"]) for b in chain["bronze"]}
+    assert all(len(b["sha256"]) == 64 and (s.raw_dir / "bronze" / b["feed"] / b["file"]).exists() for b in chain["bronze"])
+
+    done = subprocess.run([sys.executable, "-m", "cli", "trace", member, "colorectal_cancer_screening", month[:7]], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()][:4] == ["score", "model", "training", "ledger"]
+    bad = subprocess.run([sys.executable, "-m", "cli", "trace", member, "colorectal_cancer_screening", "May"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "month must look like 2026-05, got 'May'" in bad.stderr

@@ -160,3 +160,11 @@ def test_a_refused_gate_blocks_scoring_only_when_no_champion_serves():
     assert not any(r.passed for r in alone) and {r.severity for r in alone} == {dg.AssetCheckSeverity.ERROR}
     assert {r.severity for r in covered} == {dg.AssetCheckSeverity.WARN}
     assert alone[0].description.startswith("discrimination: roc_auc = 0.5000 below minimum")
+
+
+def test_a_registry_session_leaves_no_mlflow_uri_behind(store, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "sqlite:///elsewhere.db")
+    with store[0].session() as mlflow:
+        assert mlflow.get_tracking_uri() == store[0].tracking_uri and os.environ["MLFLOW_TRACKING_URI"] == store[0].tracking_uri
+    assert "MLFLOW_TRACKING_URI" not in os.environ and os.environ["MLFLOW_REGISTRY_URI"] == "sqlite:///elsewhere.db"
