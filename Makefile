@@ -13,6 +13,7 @@ export JUPYTER_CONFIG_DIR ?= $(WORKBENCH_HOME)/jupyter/config
 export JUPYTER_DATA_DIR ?= $(WORKBENCH_HOME)/jupyter/data
 export JUPYTER_RUNTIME_DIR ?= $(WORKBENCH_HOME)/jupyter/runtime
 export MLFLOW_DISABLE_TELEMETRY := true
+export MLFLOW_LOGGING_LEVEL ?= WARNING
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test ui lab bench clean

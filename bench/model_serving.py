@@ -4,7 +4,7 @@ Builds a synthetic plan in memory, its features and labels for the latest as-of 
 (training rows per second), batch scoring through `models:/...` as `make run` scores (member-scores per second)
 against the same model's own `predict_proba`, and single-member latency (p50 / p95 / p99) both ways.
 
-    python -m bench.model_serving --members 20000 --months 30
+    python -m bench.model_serving --members 20000 --months 42 --as-of-months 24
 """
 
 import argparse
@@ -61,8 +61,8 @@ def latency(predict, rows: pl.DataFrame) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=20_000)
-    parser.add_argument("--months", type=int, default=30)
-    parser.add_argument("--as-of-months", type=int, default=14)
+    parser.add_argument("--months", type=int, default=42)
+    parser.add_argument("--as-of-months", type=int, default=24)
     parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 6, 30))
     args = parser.parse_args()
     (features, labels), build_s = timed(plan_frames, args.members, args.months, args.as_of_months, args.end)
