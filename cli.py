@@ -155,14 +155,20 @@ def verify(_: argparse.Namespace) -> int:
     return verify_command(default_path(settings()))
 
 
+def known_measure(name: str) -> None:
+    """Refuse a measure name that measures.yaml does not declare, listing those it does."""
+    from assets.measures import measures
+
+    if name not in measures():
+        raise LookupError(f"unknown measure {name!r}; measures: {', '.join(measures())}")
+
+
 def rollback(args: argparse.Namespace) -> int:
     """Move a measure's champion back to its previous approved version and ledger why (re-score with `make run` or the UI)."""
-    from assets.measures import measures
     from assets.modeling.promotion import rollback as roll_back
     from resources import build_resources
 
-    if args.measure not in measures():
-        raise LookupError(f"unknown measure {args.measure!r}; measures: {', '.join(measures())}")
+    known_measure(args.measure)
     r = build_resources()
     entry = roll_back(r["model_registry"], r["warehouse"], r["audit"], args.measure, args.reason, current_principal())
     print(f"{entry['model']}: champion v{entry['from_version']} -> v{entry['to_version']} (ledger entry {entry['seq']}: {entry['reason']})")
@@ -182,13 +188,11 @@ def trace(args: argparse.Namespace) -> int:
     prepare_state(s)
     import dagster as dg
 
-    from assets.measures import measures
     from assets.provenance import Sources, readable
     from assets.provenance import trace as provenance
     from resources import build_resources
 
-    if args.measure not in measures():
-        raise LookupError(f"unknown measure {args.measure!r}; measures: {', '.join(measures())}")
+    known_measure(args.measure)
     r = build_resources(s)
     chain = provenance(Sources(r["warehouse"], r["model_registry"], r["bronze_store"], dg.DagsterInstance.get()), args.member_key, args.measure, args.month)
     print(json.dumps(chain, indent=1, default=str) if args.json else readable(chain))

@@ -17,7 +17,7 @@ from assets.measures import measure_settings
 from assets.measures.evaluate import STATUS_SCHEMA, all_measure_status, snapshot
 from assets.partitions import as_of_partitions
 from assets.pit import add_months, month_end
-from assets.policy import PHI_PSEUDONYMISED, markdown_table, tags
+from assets.policy import PHI_PSEUDONYMISED, column_schema, markdown_table, tags
 from resources.bronze_store import BronzeStore
 from resources.feeds.contract import FEEDS
 from resources.io_manager import PARTITION_COLUMN
@@ -25,10 +25,6 @@ from resources.io_manager import PARTITION_COLUMN
 AS_OF_MONTH = "as_of_month"
 OWNERS = ["team:clinical-analytics"]
 SILVER_INS = {f"silver_{feed}": dg.AssetIn(key=["silver", feed]) for feed in FEEDS}
-
-
-def _schema(columns: dict[str, type[pl.DataType]], descriptions: dict[str, str]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype), description=descriptions.get(name, "")) for name, dtype in columns.items()])
 
 
 def _lineage() -> dg.TableColumnLineage:
@@ -63,7 +59,7 @@ def gold_asset(name: str, description: str, columns: dict, extra: dict | None = 
 
 @gold_asset("measure_status", "HEDIS-style care-gap status per member, measure and as-of month: eligible members, exclusions, whether the "
             "gap is open and the claim, lab or fill that closed it (or the PDC for statin adherence). Declared in assets/measures/.",
-            _schema({**STATUS_SCHEMA, AS_OF_MONTH: pl.String}, {"evidence_id": "Claim line, lab result or record id that closed the gap."}))
+            column_schema({**STATUS_SCHEMA, AS_OF_MONTH: pl.String}, {"evidence_id": "Claim line, lab result or record id that closed the gap."}))
 def measure_status(context: dg.AssetExecutionContext, **silver_tables: pl.DataFrame) -> pl.DataFrame:
     silver = _silver(silver_tables)
     frame = per_month(context, silver, lambda events, key: all_measure_status(snapshot(silver, events, month_end(key))))
@@ -76,7 +72,7 @@ def measure_status(context: dg.AssetExecutionContext, **silver_tables: pl.DataFr
 @gold_asset("features", "Point-in-time member features at each as-of month: demographics, utilisation windows, chronic conditions, "
             "lab recency and values, pharmacy PDC by class, prior gap status, primary-care recency and decayed recency weights. "
             "Only records with service AND arrival on or before the as-of date are used.",
-            _schema({"member_key": pl.String, "as_of": pl.Date, **{f.name: f.dtype for f in FEATURES}, AS_OF_MONTH: pl.String},
+            column_schema({"member_key": pl.String, "as_of": pl.Date, **{f.name: f.dtype for f in FEATURES}, AS_OF_MONTH: pl.String},
                     {f.name: f.description for f in FEATURES}),
             {"dagster/column_lineage": _lineage()})
 def features(context: dg.AssetExecutionContext, **silver_tables: pl.DataFrame) -> pl.DataFrame:
@@ -101,7 +97,7 @@ def _month_key(day: date) -> str:
 
 @gold_asset("labels", f"Whether each open care gap at the as-of month is still open {HORIZON_MONTHS} months later, read from "
             "gold/measure_status at both months (so the outcome is what was visible then); labels past the data are marked "
-            "immature, members who left the measure are censored.", _schema({**LABEL_SCHEMA, AS_OF_MONTH: pl.String},
+            "immature, members who left the measure are censored.", column_schema({**LABEL_SCHEMA, AS_OF_MONTH: pl.String},
             {"label_status": "open, closed, censored or immature."}), ins=STATUS_THROUGH_HORIZON)
 def labels(context: dg.AssetExecutionContext, bronze_store: BronzeStore, measure_status: pl.DataFrame) -> pl.DataFrame:
     through = data_through(bronze_store)

@@ -13,7 +13,7 @@ import polars as pl
 from assets.measures import measures
 from assets.modeling.gates import GateConfig
 from assets.modeling.promotion import LEDGER, LEDGER_DESCRIPTIONS, LEDGER_SCHEMA, ledger
-from assets.policy import PHI_NONE, PRINCIPAL_TAG, markdown_table, tags
+from assets.policy import PHI_NONE, PRINCIPAL_TAG, column_schema, markdown_table, tags
 from checks.gates import gate_check_results, gate_check_specs
 from resources.audit import AuditTrail, current_principal
 from resources.feeds import FeedSource
@@ -83,8 +83,7 @@ MODELS = [model_asset(measure) for measure in measures()]
     description="Every promotion, refusal and rollback of a `champion` alias, append-only (MLflow aliases keep no history): model, "
                 "from and to version, reason, gate results, who or what triggered it, when. Rollback reads it to find the previous "
                 "approved version; each entry is also in the hash-chained audit trail.",
-    metadata={"dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, str(dtype), description=LEDGER_DESCRIPTIONS.get(name, ""))
-                                                               for name, dtype in LEDGER_SCHEMA.items()])},
+    metadata={"dagster/column_schema": column_schema(LEDGER_SCHEMA, LEDGER_DESCRIPTIONS)},
 )
 def promotion_ledger(warehouse: Warehouse) -> dg.MaterializeResult:
     frame = ledger(warehouse)

@@ -42,6 +42,11 @@ def markdown_table(frame: pl.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md(header + "\n".join("| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()))
 
 
+def column_schema(columns: dict[str, pl.DataType | type[pl.DataType]], descriptions: dict[str, str]) -> dg.TableSchema:
+    """Column schema metadata for a table built in code: each column's polars type and its description."""
+    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype), description=descriptions.get(name, "")) for name, dtype in columns.items()])
+
+
 def tags(layer: str, phi: str) -> dict[str, str]:
     return {"layer": layer, "phi": phi}
 

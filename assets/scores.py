@@ -11,7 +11,7 @@ from assets.gold import AS_OF_MONTH
 from assets.measures import measure_settings, measures
 from assets.modeling.scoring import SCORE_SCHEMA, TOP_K, open_gaps, outreach_list, score
 from assets.partitions import as_of_partitions
-from assets.policy import PHI_PSEUDONYMISED, markdown_table, tags
+from assets.policy import PHI_PSEUDONYMISED, column_schema, markdown_table, tags
 from resources.environment import settings
 from resources.io_manager import PARTITION_COLUMN
 from resources.model_registry import CHAMPION, ModelRegistry, model_name
@@ -26,10 +26,6 @@ SCORE_DESCRIPTIONS = {
 OUTREACH_SCHEMA = {"rank": pl.Int32, "member_key": pl.String, "expected_gaps_closed": pl.Float64, "open_gaps": pl.Int32, "measures": pl.String}
 
 
-def _column_schema(columns: dict, descriptions: dict) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(n, str(t), description=descriptions.get(n, "")) for n, t in {**columns, AS_OF_MONTH: pl.String}.items()])
-
-
 def _monthly(key: list[str], **kwargs) -> dict:
     return dict(key=key, partitions_def=as_of_partitions(), backfill_policy=dg.BackfillPolicy.single_run(), tags=tags("scores", PHI_PSEUDONYMISED),
                 **kwargs)
@@ -40,7 +36,7 @@ def score_asset(measure: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         **_monthly(key.path, group_name="scores", owners=OWNERS, kinds={"mlflow", "polars"},
-                   metadata={PARTITION_COLUMN: AS_OF_MONTH, "dagster/column_schema": _column_schema(SCORE_SCHEMA, SCORE_DESCRIPTIONS)}),
+                   metadata={PARTITION_COLUMN: AS_OF_MONTH, "dagster/column_schema": column_schema({**SCORE_SCHEMA, AS_OF_MONTH: pl.String}, SCORE_DESCRIPTIONS)}),
         ins={"features": dg.AssetIn(["gold", "features"]), "measure_status": dg.AssetIn(["gold", "measure_status"])},
         deps=[dg.AssetKey(["models", measure])],
         check_specs=[dg.AssetCheckSpec("every_open_gap_scored", asset=key, description="One score per member with an open gap, none for anyone else.")],
@@ -75,7 +71,7 @@ SCORES = [score_asset(measure) for measure in measures()]
 
 @dg.asset(
     **_monthly(["scores", "outreach_list"], group_name="scores", owners=OWNERS, kinds={"polars"},
-               metadata={PARTITION_COLUMN: AS_OF_MONTH, "dagster/column_schema": _column_schema(OUTREACH_SCHEMA, {
+               metadata={PARTITION_COLUMN: AS_OF_MONTH, "dagster/column_schema": column_schema({**OUTREACH_SCHEMA, AS_OF_MONTH: pl.String}, {
                    "expected_gaps_closed": "Response rate x summed probability that the member's open gaps persist.",
                    "measures": "Measures with an open gap."})}),
     ins={s.key.path[-1]: dg.AssetIn(s.key) for s in SCORES},

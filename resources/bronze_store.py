@@ -46,12 +46,13 @@ class BronzeStore(dg.ConfigurableResource):
     def _dir(self, feed: str) -> Path:
         return Path(self.root) / "bronze" / feed
 
-    def manifests(self, feed: str) -> list[PartitionManifest]:
-        """Every landed partition's manifest, oldest arrival first."""
+    def manifests(self, feed: str, arrival_dates: set[str] | None = None) -> list[PartitionManifest]:
+        """Every landed partition's manifest (or those of the given ISO dates), oldest arrival first."""
         folder = self._dir(feed)
         if not folder.exists():
             return []
-        return [PartitionManifest(**json.loads(p.read_text())) for p in sorted(folder.glob("*.json"))]
+        paths = sorted(folder.glob("*.json")) if arrival_dates is None else [folder / f"{d}.json" for d in sorted(arrival_dates)]
+        return [PartitionManifest(**json.loads(p.read_text())) for p in paths if p.exists()]
 
     def landed(self, feed: str) -> set[str]:
         return {p.stem for p in self._dir(feed).glob("*.json")}

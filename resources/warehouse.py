@@ -70,15 +70,16 @@ class Warehouse(dg.ConfigurableResource):
 
     def append(self, schema: str, name: str, frame: pl.DataFrame, sequence: str) -> pl.DataFrame:
         """Append rows to an append-only table, numbering them in `sequence` after the last; returns the rows as stored."""
+        table = f'"{schema}"."{name}"'
+        shaped = frame.with_columns(pl.lit(0, pl.Int64).alias(sequence)).select(sequence, pl.exclude(sequence))
         with self.connect() as con:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            con.execute("BEGIN")
-            table = f'"{schema}"."{name}"'
-            known = f"{schema}.{name}" in [r[0] for r in con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()]
-            last = con.execute(f'SELECT coalesce(max("{sequence}"), 0) FROM {table}').fetchone()[0] if known else 0
-            numbered = frame.with_columns((pl.int_range(1, frame.height + 1, dtype=pl.Int64) + last).alias(sequence)).select(sequence, pl.exclude(sequence))
-            con.register("incoming", numbered.to_arrow())
+            con.register("incoming", shaped.to_arrow())
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming LIMIT 0")
+            con.execute("BEGIN")
+            last = con.execute(f'SELECT coalesce(max("{sequence}"), 0) FROM {table}').fetchone()[0]
+            numbered = shaped.with_columns(pl.int_range(last + 1, last + 1 + frame.height, dtype=pl.Int64).alias(sequence))
+            con.register("incoming", numbered.to_arrow())
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
             con.execute("COMMIT")
         return numbered
