@@ -152,7 +152,8 @@ def run(_: argparse.Namespace) -> int:
 
 def verify(_: argparse.Namespace) -> int:
     """Check the audit trail's hash chain; exit 1 and name the entry if anything was edited, removed or moved."""
-    return verify_command(default_path(settings()))
+    s = settings()
+    return verify_command(default_path(s), s.keys_dir)
 
 
 def known_measure(name: str) -> None:

@@ -18,6 +18,7 @@ POLICY_FILE = Path(__file__).with_name("access_policy.yaml")
 SERVICE_ROLES = ("pipeline_service",)
 SAFE_HARBOR_MAX_AGE = 90
 DATE_SHIFT_DAYS = 180
+RESTRICTED_ZIP3 = "000"
 
 
 class AccessDenied(PermissionError):
@@ -71,9 +72,18 @@ def member_shift_days(member_key: pl.Expr) -> pl.Expr:
     return member_key.str.slice(8, 8).str.to_integer(base=16) % (2 * DATE_SHIFT_DAYS + 1) - DATE_SHIFT_DAYS
 
 
+def _generalise_zip3(frame: pl.DataFrame) -> pl.DataFrame:
+    """ZIP3s of areas with 20,000 people or fewer become 000, as Safe Harbor requires."""
+    rule = _policy()["safe_harbor"]
+    columns = [c for c in rule["zip3_columns"] if c in frame.columns]
+    restricted = pl.lit(rule["restricted_zip3"], dtype=pl.List(pl.String))
+    return frame.with_columns([pl.when(pl.col(c).is_in(restricted)).then(pl.lit(RESTRICTED_ZIP3)).otherwise(pl.col(c)).alias(c) for c in columns])
+
+
 def safe_harbor(frame: pl.DataFrame, today: date) -> pl.DataFrame:
-    """Researcher form: dates shifted per member, ages over 89 grouped as 90, birth years of the over-89s removed."""
-    out = frame
+    """Researcher form: dates shifted per member, ages over 89 grouped as 90, birth years of the over-89s removed,
+    ZIP3s of sparsely populated areas replaced by 000."""
+    out = _generalise_zip3(frame)
     if "member_key" in out.columns:
         shift = pl.duration(days=member_shift_days(pl.col("member_key")))
         out = out.with_columns([(pl.col(c) + shift).alias(c) for c, t in out.schema.items() if t == pl.Date])

@@ -4,6 +4,7 @@ Entries are appended to a JSON Lines file, each carrying the hash of the entry b
 deleted, reordered or cut entry breaks the chain where it happened and `verify` names it. With a key the
 hashes are HMAC-SHA256, so someone who can edit the file still cannot recompute them. A hash chain cannot
 show that the newest entries were removed: compare the count and head hash with a copy kept elsewhere.
+The workbench's own trail is always keyed: `WORKBENCH_AUDIT_KEY`, else an owner-only key file under `keys/`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import IO, Any
 import dagster as dg
 
 from resources.environment import Settings, settings
-from resources.vault import KeyUnavailable, decode_key
+from resources.vault import KeyUnavailable, decode_key, key_file, load_key
 
 AUDIT_KEY_ENV = "WORKBENCH_AUDIT_KEY"
 PRINCIPAL_ENV = "WORKBENCH_PRINCIPAL"
@@ -54,10 +55,14 @@ def current_principal() -> str:
     return os.environ.get(PRINCIPAL_ENV, "").strip() or DEFAULT_PRINCIPAL
 
 
-def audit_key() -> bytes | None:
-    """The HMAC key from `WORKBENCH_AUDIT_KEY`; None means an unkeyed (plain SHA-256) trail."""
-    raw = os.environ.get(AUDIT_KEY_ENV)
-    return decode_key(raw, AUDIT_KEY_ENV) if raw else None
+def audit_key(keys_dir: Path | None = None, create: bool = False) -> bytes | None:
+    """The HMAC key from `WORKBENCH_AUDIT_KEY`, else from the key file under `keys_dir` (created owner-only when `create`).
+
+    None (an unkeyed, plain SHA-256 trail) only when neither exists and nothing may be created.
+    """
+    if os.environ.get(AUDIT_KEY_ENV) or (keys_dir is not None and (create or key_file(AUDIT_KEY_ENV, keys_dir).exists())):
+        return load_key(AUDIT_KEY_ENV, keys_dir or Path(), create)
+    return None
 
 
 def canonical(fields: dict[str, Any]) -> bytes:
@@ -323,9 +328,9 @@ def verify(path: str | Path, key: bytes | None = None) -> VerifyResult:
     return VerifyResult(path, len(located), key is not None, head, tuple(problems))
 
 
-def verify_command(path: str | Path, key: bytes | None = None) -> int:
+def verify_command(path: str | Path, keys_dir: Path | None = None) -> int:
     """`workbench verify`: print the verdict and each problem; exit 0 when intact, 1 when tampered."""
-    result = verify(path, key if key is not None else audit_key())
+    result = verify(path, audit_key(keys_dir))
     print(result)
     for problem in result.problems:
         print(f"  {problem}")
@@ -333,10 +338,12 @@ def verify_command(path: str | Path, key: bytes | None = None) -> int:
 
 
 class AuditTrail(dg.ConfigurableResource):
-    """Records who did what and why; give `key` (base64, e.g. `dg.EnvVar("WORKBENCH_AUDIT_KEY")`) for a keyed trail."""
+    """Records who did what and why; keyed by `key` (base64, e.g. `dg.EnvVar("WORKBENCH_AUDIT_KEY")`) or the key file in `keys_dir`."""
 
     path: str
     key: str | None = None
+    keys_dir: str | None = None
+    create_missing_key: bool = False
 
     def record(self, principal: str, action: str, target: str, reason: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
         """Append one entry and return it as stored (seq, time and hashes filled in)."""
@@ -348,9 +355,14 @@ class AuditTrail(dg.ConfigurableResource):
     def _hmac_key(self) -> bytes | None:
         """The configured key; an EnvVar is resolved here too, so the resource also works outside a Dagster run."""
         raw = self.key.get_value() if isinstance(self.key, dg.EnvVar) else self.key
-        return decode_key(raw, "the audit trail key") if raw else None
+        if raw:
+            return decode_key(raw, "the audit trail key")
+        return load_key(AUDIT_KEY_ENV, Path(self.keys_dir), self.create_missing_key) if self.keys_dir else None
 
 
 def audit_trail(s: Settings | None = None) -> AuditTrail:
-    """The trail for the environment in force, keyed when `WORKBENCH_AUDIT_KEY` is set (never copied into config)."""
-    return AuditTrail(path=str(default_path(s)), key=dg.EnvVar(AUDIT_KEY_ENV) if os.environ.get(AUDIT_KEY_ENV) else None)
+    """The trail for the environment in force, always keyed: `WORKBENCH_AUDIT_KEY` (never copied into config), else the key
+    file under `keys/`, which only the local environment creates."""
+    s = s or settings()
+    return AuditTrail(path=str(default_path(s)), key=dg.EnvVar(AUDIT_KEY_ENV) if os.environ.get(AUDIT_KEY_ENV) else None,
+                      keys_dir=str(s.keys_dir), create_missing_key=s.environment == "local")

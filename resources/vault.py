@@ -30,11 +30,16 @@ def decode_key(raw: str, source: str) -> bytes:
     return key
 
 
+def key_file(name: str, keys_dir: Path) -> Path:
+    """Where the local environment keeps the key of env var `name`."""
+    return keys_dir / f"{name.lower()}.key"
+
+
 def load_key(name: str, keys_dir: Path, create: bool) -> bytes:
     """The key from env var `name`, else from `keys_dir/<name>.key` (created 0600 when `create`)."""
     if raw := os.environ.get(name):
         return decode_key(raw, name)
-    path = keys_dir / f"{name.lower()}.key"
+    path = key_file(name, keys_dir)
     if path.exists():
         return decode_key(path.read_text().strip(), str(path))
     if not create:

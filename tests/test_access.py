@@ -17,8 +17,9 @@ def warehouse_path(tmp_path) -> str:
     path = str(tmp_path / "warehouse.duckdb")
     service = Warehouse(path=path, principal="pipeline-service")
     service.write_table("silver", "eligibility", pl.DataFrame({"member_key": KEYS, "line_of_business": ["commercial", "medicaid", "commercial"],
-                                                                "birth_year": [1930, 1980, 1960]}))
-    service.write_table("gold", "features", pl.DataFrame({"member_key": KEYS, "as_of": [date(2026, 3, 31)] * 3, "age": [96, 46, 66]}))
+                                                                "birth_year": [1930, 1980, 1960], "zip3": ["823", "100", "059"]}))
+    service.write_table("gold", "features", pl.DataFrame({"member_key": KEYS, "as_of": [date(2026, 3, 31)] * 3, "age": [96, 46, 66],
+                                                            "region": ["606", "890", "981"]}))
     service.write_table("quarantine", "eligibility", pl.DataFrame({"member_key": KEYS[:1], "_rules": ["sex:allowed"]}))
     service.write_table("governance", "promotion_ledger", pl.DataFrame({"model": ["m"]}))
     return path
@@ -67,11 +68,13 @@ def test_reads_by_people_are_audited_and_service_reads_are_not(warehouse_path):
 
 def test_researchers_get_safe_harbor_form(warehouse_path):
     seen = as_("researcher", warehouse_path).read_table("gold", "features")
-    assert seen["age"].to_list() == [90, 46, 66]
+    assert seen["age"].to_list() == [90, 46, 66] and seen["region"].to_list() == ["606", "000", "981"]
     shifts = [(d - date(2026, 3, 31)).days for d in seen["as_of"]]
     assert all(-180 <= s <= 180 for s in shifts) and len(set(shifts)) > 1
     elig = as_("researcher", warehouse_path).read_table("silver", "eligibility")
     assert elig["birth_year"].to_list() == [None, 1980, 1960]
+    assert elig["zip3"].to_list() == ["000", "100", "000"]
+    assert as_("analyst", warehouse_path).read_table("silver", "eligibility")["zip3"].to_list() == ["823", "100", "059"]
 
 
 def test_date_shift_is_stable_per_member_so_intervals_survive():

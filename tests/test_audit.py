@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from resources.audit import AuditError, AuditTrail, canonical, current_principal, verify, verify_command
+from resources.audit import AuditError, AuditTrail, audit_trail, canonical, current_principal, read_entries, verify, verify_command
+from resources.environment import settings
 from resources.vault import KeyUnavailable
 
 KEY = os.urandom(32)
@@ -175,3 +176,24 @@ def test_principal_comes_from_the_environment(monkeypatch):
     assert current_principal() == "pipeline-service"
     monkeypatch.setenv("WORKBENCH_PRINCIPAL", "dr.lee")
     assert current_principal() == "dr.lee"
+
+
+def test_the_workbench_trail_is_keyed_by_an_owner_only_key_file_created_on_first_use(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    s = settings()
+    audit_trail(s).record("analyst-7", "materialize", "gold/features", "scheduled run")
+    key_file = s.keys_dir / "workbench_audit_key.key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert read_entries(s.home / "audit" / "audit.jsonl")[0]["alg"] == "hmac-sha256"
+    assert verify_command(s.home / "audit" / "audit.jsonl", s.keys_dir) == 0 and "HMAC-SHA256 chain verified" in capsys.readouterr().out
+    key_file.unlink()
+    with pytest.raises(KeyUnavailable, match="is keyed"):
+        verify_command(s.home / "audit" / "audit.jsonl", s.keys_dir)
+
+
+def test_production_never_creates_an_audit_key_and_refuses_to_record_without_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    monkeypatch.setenv("WORKBENCH_ENV", "production")
+    with pytest.raises(KeyUnavailable, match="set the environment variable WORKBENCH_AUDIT_KEY"):
+        audit_trail().record("pipeline-service", "materialize", "gold/features", "scheduled run")
+    assert not (tmp_path / "keys").exists() and not (tmp_path / "audit" / "audit.jsonl").exists()

@@ -177,10 +177,11 @@ def test_lineage_export_is_written_for_governance(runs):
 
 
 def test_runs_leave_an_intact_audit_trail_naming_the_principal(runs):
-    from resources.audit import default_path, read_entries, verify
+    from resources.audit import audit_key, default_path, read_entries, verify
+    from resources.environment import settings
 
-    result = verify(default_path())
-    assert result.ok, str(result)
+    result = verify(default_path(), audit_key(settings().keys_dir))
+    assert result.ok and result.keyed, str(result)
     entries = read_entries(default_path())
     materialized = {e["target"] for e in entries if e["action"] == "materialize"}
     assert {"bronze/eligibility", "silver/eligibility", "gold/features"} <= materialized

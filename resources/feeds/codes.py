@@ -189,7 +189,7 @@ REGIONS = (
     Region("981", "206", 0.10, 0.6, 0.92, 0.80, 0),
     Region("372", "615", 0.08, -0.3, 0.70, 0.45, 4),
     Region("387", "662", 0.05, -0.9, 0.55, 0.25, 3),
-    Region("591", "406", 0.04, -0.7, 0.60, 0.30, 2),
+    Region("823", "307", 0.04, -0.7, 0.60, 0.30, 2),  # rural Wyoming: too few people for Safe Harbor, researchers see 000
 )
 
 # --- Lines of business and their benefit plans ----------------------------------------------------------
