@@ -37,13 +37,20 @@ ui: $(STAMP)
 	$(BIN)/workbench init
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# JupyterLab on 127.0.0.1:$LAB_PORT (8888) with a fresh token, or $LAB_TOKEN; the URL with the token is printed first.
+# Jupyter refuses root without --allow-root, so that flag is added only when running as root.
 lab: $(STAMP)
 	$(BIN)/workbench init
-	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir notebooks
+	$(BIN)/python -m ipykernel install --sys-prefix --name caregap-workbench --display-name "Care-gap workbench" >/dev/null
+	@port=$${LAB_PORT:-8888}; token=$${LAB_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}; \
+	echo "JupyterLab: http://127.0.0.1:$$port/lab?token=$$token"; \
+	exec $(BIN)/jupyter lab --ip 127.0.0.1 --port $$port --ServerApp.port_retries=0 --no-browser --notebook-dir notebooks \
+		--IdentityProvider.token=$$token $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.feature_build
 	$(BIN)/python -m bench.model_serving
+	$(BIN)/python -m bench.drift_statistics
 
 clean:
 	rm -rf $(WORKBENCH_HOME)

@@ -1,0 +1,55 @@
+"""Reports: a validation report for every newly registered model version, executed with papermill and rendered to HTML.
+
+Each `reports/validation/<measure>` asset runs after its model's training in the `train` job and renders
+notebooks/validation_report.ipynb for the version that training just registered. The executed notebook and the
+code-free HTML stay under `$WORKBENCH_HOME/reports/validation/<measure>/v<version>/`, the HTML is also logged to the
+version's MLflow run, and the asset's metadata links both with the HTML's SHA-256 and the notebook's parameters.
+"""
+
+import dagster as dg
+
+from assets.measures import measures
+from assets.policy import PHI_NONE, tags
+from resources.environment import settings
+from resources.model_registry import ModelRegistry, model_name
+
+OWNERS = ["team:ml-platform"]
+VALIDATION_NOTEBOOK = "validation_report.ipynb"
+ARTIFACT_DIR = "reports"
+
+
+def validation_report_asset(measure: str) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["reports", "validation", measure])
+
+    @dg.asset(
+        key=key, deps=[dg.AssetKey(["models", measure])], group_name="reports", owners=OWNERS, kinds={"papermill", "jupyter", "mlflow"},
+        tags=tags("reports", PHI_NONE),
+        description=f"{measures()[measure].title}: validation report of the version of `{model_name(measure)}` that training just registered: "
+                    "data, ROC and precision-recall curves, calibration, subgroup ROC AUC against the fairness gate, permutation importance, "
+                    "feature drift (PSI) of the validation months against the training months, and the gate decision with its reasons. Aggregates only. "
+                    f"HTML and executed notebook under $WORKBENCH_HOME/reports/validation/{measure}/, the HTML also in the version's MLflow run.",
+    )
+    def _report(context: dg.AssetExecutionContext, model_registry: ModelRegistry) -> dg.MaterializeResult:
+        from assets.model_review import version_record
+        from assets.notebook_render import NOTEBOOKS, render
+
+        record = version_record(model_registry, model_name(measure))
+        s = settings()
+        parameters = {"measure": measure, "model_name": record.model, "model_version": record.version, "train_months": record.train_months,
+                      "validation_months": record.validation_months, "workbench_home": str(s.home)}
+        rendered = render(NOTEBOOKS / VALIDATION_NOTEBOOK, parameters, s.reports_dir / "validation" / measure / f"v{record.version}",
+                          f"Validation report: {record.model} version {record.version}")
+        with model_registry.session() as mlflow:
+            mlflow.MlflowClient().log_artifact(record.run_id, str(rendered.html), ARTIFACT_DIR)
+        context.log.info(f"{record.model} v{record.version}: validation report at {rendered.html} ({rendered.seconds:.0f} s)")
+        return dg.MaterializeResult(metadata={
+            "model": record.model, "version": record.version, "mlflow_run": model_registry.run_link(record.run_id),
+            "html": dg.MetadataValue.path(str(rendered.html)), "html_sha256": rendered.sha256,
+            "notebook": dg.MetadataValue.path(str(rendered.notebook)), "mlflow_artifact": f"runs:/{record.run_id}/{ARTIFACT_DIR}/{rendered.html.name}",
+            "parameters": dg.MetadataValue.json(parameters), "render_seconds": round(rendered.seconds, 1),
+        })
+
+    return _report
+
+
+VALIDATION_REPORTS = [validation_report_asset(measure) for measure in measures()]
