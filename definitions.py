@@ -12,9 +12,11 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 from assets.bronze import BRONZE_FEEDS  # noqa: E402
 from assets.gold import GOLD  # noqa: E402
 from assets.lineage import lineage_export  # noqa: E402
-from assets.models import MODELS, promotion_ledger  # noqa: E402
+from assets.models import MODELS, promotion_ledger, rollback_job  # noqa: E402
+from assets.monitors import MONITORS  # noqa: E402
 from assets.policy import AUDIT_HOOKS  # noqa: E402
 from assets.raw import RAW_FEEDS  # noqa: E402
+from assets.reports import VALIDATION_REPORTS  # noqa: E402
 from assets.scores import SCORES, outreach  # noqa: E402
 from assets.silver import SILVER_FEEDS  # noqa: E402
 from checks.bronze import FRESHNESS_CHECKS  # noqa: E402
@@ -37,21 +39,29 @@ GOLD_MONTHS = dg.define_asset_job(
 )
 TRAIN = dg.define_asset_job(
     "train",
-    selection=dg.AssetSelection.groups("models") | dg.AssetSelection.assets(promotion_ledger),
-    description="Train every measure's three model families, gate them, register the best in MLflow and ledger the decision.",
+    selection=dg.AssetSelection.groups("models") | dg.AssetSelection.assets(promotion_ledger, *VALIDATION_REPORTS),
+    description="Train every measure's three model families, gate them, register the best in MLflow, ledger the decision and "
+                "render each new version's validation report.",
     hooks=AUDIT_HOOKS,
 )
 SCORE = dg.define_asset_job(
     "score",
-    selection=dg.AssetSelection.groups("scores") | dg.AssetSelection.assets(lineage_export),
-    description="Score every open gap with each measure's champion for as-of months, build the outreach list, export lineage.",
+    selection=dg.AssetSelection.groups("scores", "monitoring") | dg.AssetSelection.assets(lineage_export),
+    description="Score every open gap with each measure's champion for as-of months, build the outreach list, monitor drift and "
+                "performance against each model's training reference, export lineage.",
     hooks=AUDIT_HOOKS,
 )
 
-defs = dg.Definitions(
-    assets=[*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS, *GOLD, *MODELS, promotion_ledger, *SCORES, outreach, lineage_export],
-    asset_checks=[*FRESHNESS_CHECKS, *SILVER_CHECKS, *GOLD_CHECKS],
-    jobs=[INGEST, GOLD_MONTHS, TRAIN, SCORE],
-    sensors=SENSORS,
-    resources=build_resources(),
-)
+
+def build_definitions() -> dg.Definitions:
+    """The code location with resources for the environment in force now (tests build one per state folder)."""
+    return dg.Definitions(
+        assets=[*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS, *GOLD, *MODELS, promotion_ledger, *VALIDATION_REPORTS, *SCORES, outreach, *MONITORS, lineage_export],
+        asset_checks=[*FRESHNESS_CHECKS, *SILVER_CHECKS, *GOLD_CHECKS],
+        jobs=[INGEST, GOLD_MONTHS, TRAIN, SCORE, rollback_job],
+        sensors=SENSORS,
+        resources=build_resources(),
+    )
+
+
+defs = build_definitions()

@@ -92,3 +92,28 @@ def promotion_ledger(warehouse: Warehouse) -> dg.MaterializeResult:
         "dagster/row_count": frame.height, "table": ".".join(LEDGER),
         "latest_per_model": markdown_table(latest.select("model", "seq", "action", "from_version", "to_version", "triggered_by", "recorded_at")),
     })
+
+
+class RollbackConfig(dg.Config):
+    measure: str
+    reason: str
+
+
+@dg.op(description="Move `champion` back to the previous approved version through the promotion ledger, and record why.")
+def roll_back_champion(context: dg.OpExecutionContext, config: RollbackConfig, model_registry: ModelRegistry, warehouse: Warehouse,
+                       audit: AuditTrail) -> None:
+    from assets.modeling.promotion import NoPreviousVersion, rollback
+
+    triggered_by = context.run.tags.get("dagster/sensor_name") or context.run.tags.get(PRINCIPAL_TAG, current_principal())
+    try:
+        entry = rollback(model_registry, warehouse, audit, config.measure, config.reason, triggered_by, context.run_id)
+    except NoPreviousVersion as refused:
+        raise dg.Failure(description=str(refused)) from None
+    context.log.info(f"{entry['model']}: champion v{entry['from_version']} -> v{entry['to_version']} ({config.reason})")
+    context.add_output_metadata({"from_version": entry["from_version"], "to_version": entry["to_version"], "ledger_seq": entry["seq"]})
+
+
+@dg.job(name="rollback", tags={"workbench/kind": "governance"},
+        description="Roll one measure's champion back to its previous approved version (requested by the degradation sensor or a person).")
+def rollback_job() -> None:
+    roll_back_champion()

@@ -27,8 +27,7 @@ OUTREACH_SCHEMA = {"rank": pl.Int32, "member_key": pl.String, "expected_gaps_clo
 
 
 def _monthly(key: list[str], **kwargs) -> dict:
-    return dict(key=key, partitions_def=as_of_partitions(), backfill_policy=dg.BackfillPolicy.single_run(), tags=tags("scores", PHI_PSEUDONYMISED),
-                **kwargs)
+    return dict(key=key, partitions_def=as_of_partitions(), tags=tags("scores", PHI_PSEUDONYMISED), **kwargs)
 
 
 def score_asset(measure: str) -> dg.AssetsDefinition:

@@ -64,6 +64,11 @@ class Settings:
         return self.home / "mlflow" / "artifacts"
 
     @property
+    def reports_dir(self) -> Path:
+        """Executed notebooks and their HTML, one folder per report and subject."""
+        return self.home / "reports"
+
+    @property
     def history_start(self) -> date:
         """First day of the data window: the first of the month `months` months before the end date."""
         return _month_shift(self.end_date.replace(day=1), -self.months)

@@ -37,7 +37,7 @@ def test_every_asset_materializes(runs):
     _, first, _ = runs
     assert [r.success for r in first] == [True, True, True, True]
     layers = {f"{layer}/{feed}" for layer in ("bronze", "silver", "quarantine") for feed in FEEDS}
-    models = {f"{layer}/{m}" for layer in ("models", "scores") for m in measures()}
+    models = {f"{layer}/{m}" for layer in ("models", "scores", "monitoring", "reports/validation") for m in measures()}
     assert set(materializations(first)) == layers | models | {"gold/measure_status", "gold/features", "gold/labels", "governance/lineage_export",
                                                                "governance/promotion_ledger", "scores/outreach_list"}
 
@@ -149,7 +149,7 @@ def test_planted_canaries_never_leave_the_encrypted_raw_layer(runs):
         assert not [c for c in canaries if c.encode() in data], f"canary found in {path.relative_to(s.home)}"
     warehouse = Warehouse(path=str(settings().warehouse_path))
     for table in warehouse.tables():
-        text = warehouse.read_table(*table.split(".")).write_csv()
+        text = warehouse.read_table(*table.split(".")).write_ndjson()
         assert not [c for c in canaries if c in text], f"canary found in {table}"
     bronze = [p.read_bytes() for p in (s.raw_dir / "bronze").rglob("*") if p.is_file()]
     assert not [c for c in canaries for data in bronze if c.encode() in data]
