@@ -124,7 +124,7 @@ def settings() -> Settings:
         environment=_choice("WORKBENCH_ENV", "local", ENVIRONMENTS),
         feed_source=_choice("WORKBENCH_FEED_SOURCE", "synthetic", FEED_SOURCES),
         members=_int("WORKBENCH_MEMBERS", 50_000),
-        months=_int("WORKBENCH_MONTHS", 48, minimum=3),
+        months=_int("WORKBENCH_MONTHS", 60, minimum=3),
         seed=_int("WORKBENCH_SEED", 7, minimum=0),
         end_date=_end_date(),
         faults=_choice("WORKBENCH_FAULTS", "on", ("on", "off")) == "on",
