@@ -2,11 +2,12 @@
 
 A failed asset check does not fail its run, so these sensors read check evaluations from the instance. Each acts once
 per evaluation: the cursor keeps the last evaluation id handled per check, and the run key carries the evaluation id, so
-a tick replayed from another process (`workbench run`, a second daemon) is deduplicated by Dagster too. Only checks
+a request repeated by another evaluation (a restarted daemon without its cursor) is deduplicated by Dagster too. Only checks
 that failed at the `fail` level (severity ERROR) act; warnings are left to people.
 """
 
 import json
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -44,37 +45,38 @@ def failing_evaluations(instance: dg.DagsterInstance, checks: tuple[str, ...], c
 
 def _why(failures: list) -> str:
     return "; ".join(f"{check} failed on {record.partition or 'the latest month'}: {evaluation.metadata['reason'].value}"
-                     for check, record, evaluation in failures)
+                     for check, record, evaluation in failures)[:1000]
+
+
+def act_on_failures(context: dg.SensorEvaluationContext, checks: tuple[str, ...], kind: str,
+                    request: Callable[[str, str], dict]) -> list[dg.RunRequest] | dg.SkipReason:
+    """One run request per measure with new failing evaluations of `checks`; `request(measure, why)` gives its target."""
+    found, cursor = failing_evaluations(context.instance, checks, json.loads(context.cursor or "{}"))
+    context.update_cursor(json.dumps(cursor))
+    if not found:
+        return dg.SkipReason(f"no new failing evaluation of {', '.join(checks)}")
+    requests = []
+    for measure, failures in sorted(found.items()):
+        ids, why = ",".join(str(record.id) for _, record, _ in failures), _why(failures)
+        requests.append(dg.RunRequest(run_key=f"{kind}:{measure}:{ids}", tags={REASON_TAG: why, MEASURE_TAG: measure, EVALUATION_TAG: ids},
+                                      **request(measure, why)))
+    return requests
 
 
 @dg.sensor(job_name="train", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Drift -> retrain: a monitoring check failing at the fail level (feature or prediction drift, estimated "
                        "performance) requests retraining of that measure (train, gate, maybe promote); once per evaluation.")
 def drift_retrain(context: dg.SensorEvaluationContext):
-    found, cursor = failing_evaluations(context.instance, RETRAIN_ON, json.loads(context.cursor or "{}"))
-    context.update_cursor(json.dumps(cursor))
-    if not found:
-        return dg.SkipReason("no new failing drift or estimated-performance evaluation")
-    return [dg.RunRequest(run_key=f"retrain:{measure}:" + ",".join(str(r.id) for _, r, _ in failures),
-                          asset_selection=[dg.AssetKey(["models", measure]), dg.AssetKey(list(LEDGER))],
-                          tags={REASON_TAG: _why(failures)[:1000], MEASURE_TAG: measure,
-                                EVALUATION_TAG: ",".join(str(r.id) for _, r, _ in failures)})
-            for measure, failures in sorted(found.items())]
+    return act_on_failures(context, RETRAIN_ON, "retrain", lambda measure, _: {
+        "asset_selection": [dg.AssetKey(["models", measure]), dg.AssetKey(list(LEDGER))]})
 
 
 @dg.sensor(job_name="rollback", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Degradation -> rollback: realized performance failing at the fail level moves `champion` back to the "
                        "previous approved version through the promotion ledger; the re-score sensor then re-scores the month.")
 def degradation_rollback(context: dg.SensorEvaluationContext):
-    found, cursor = failing_evaluations(context.instance, ROLLBACK_ON, json.loads(context.cursor or "{}"))
-    context.update_cursor(json.dumps(cursor))
-    if not found:
-        return dg.SkipReason("no new failing realized-performance evaluation")
-    return [dg.RunRequest(run_key=f"rollback:{measure}:" + ",".join(str(r.id) for _, r, _ in failures),
-                          run_config={"ops": {"roll_back_champion": {"config": {"measure": measure, "reason": _why(failures)[:1000]}}}},
-                          tags={REASON_TAG: _why(failures)[:1000], MEASURE_TAG: measure,
-                                EVALUATION_TAG: ",".join(str(r.id) for _, r, _ in failures)})
-            for measure, failures in sorted(found.items())]
+    return act_on_failures(context, ROLLBACK_ON, "rollback", lambda measure, why: {
+        "run_config": {"ops": {"roll_back_champion": {"config": {"measure": measure, "reason": why}}}}})
 
 
 def served_version(instance: dg.DagsterInstance, measure: str, month: str) -> int | None:
