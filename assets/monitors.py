@@ -79,7 +79,7 @@ def _check_results(report: "Report") -> list[dg.AssetCheckResult]:
     """Pass and not-judged pass; warn fails with WARN severity, fail with ERROR (which the sensors act on)."""
     from assets.monitoring.report import NOT_JUDGED
 
-    return [dg.AssetCheckResult(check_name=name, passed=report.levels[name] in (PASS, NOT_JUDGED),
+    return [dg.AssetCheckResult(check_name=name, passed=report.levels[name] in (PASS, NOT_JUDGED), description=report.reasons[name],
                                 severity=dg.AssetCheckSeverity.ERROR if report.levels[name] == FAIL else dg.AssetCheckSeverity.WARN,
                                 metadata={"level": report.levels[name], "reason": report.reasons[name]})
             for name in CHECKS]
