@@ -16,7 +16,7 @@ from assets.models import MODELS, promotion_ledger, rollback_job  # noqa: E402
 from assets.monitors import MONITORS  # noqa: E402
 from assets.policy import AUDIT_HOOKS  # noqa: E402
 from assets.raw import RAW_FEEDS  # noqa: E402
-from assets.reports import VALIDATION_REPORTS  # noqa: E402
+from assets.reports import MONITORING_REPORTS, VALIDATION_REPORTS  # noqa: E402
 from assets.scores import SCORES, outreach  # noqa: E402
 from assets.silver import SILVER_FEEDS  # noqa: E402
 from checks.bronze import FRESHNESS_CHECKS  # noqa: E402
@@ -46,9 +46,9 @@ TRAIN = dg.define_asset_job(
 )
 SCORE = dg.define_asset_job(
     "score",
-    selection=dg.AssetSelection.groups("scores", "monitoring") | dg.AssetSelection.assets(lineage_export),
+    selection=dg.AssetSelection.groups("scores", "monitoring") | dg.AssetSelection.assets(lineage_export) | dg.AssetSelection.assets(*MONITORING_REPORTS),
     description="Score every open gap with each measure's champion for as-of months, build the outreach list, monitor drift and "
-                "performance against each model's training reference, export lineage.",
+                "performance against each model's training reference, render each month's monitoring report, export lineage.",
     hooks=AUDIT_HOOKS,
 )
 
@@ -56,7 +56,7 @@ SCORE = dg.define_asset_job(
 def build_definitions() -> dg.Definitions:
     """The code location with resources for the environment in force now (tests build one per state folder)."""
     return dg.Definitions(
-        assets=[*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS, *GOLD, *MODELS, promotion_ledger, *VALIDATION_REPORTS, *SCORES, outreach, *MONITORS, lineage_export],
+        assets=[*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS, *GOLD, *MODELS, promotion_ledger, *VALIDATION_REPORTS, *SCORES, outreach, *MONITORS, *MONITORING_REPORTS, lineage_export],
         asset_checks=[*FRESHNESS_CHECKS, *SILVER_CHECKS, *GOLD_CHECKS],
         jobs=[INGEST, GOLD_MONTHS, TRAIN, SCORE, rollback_job],
         sensors=SENSORS,

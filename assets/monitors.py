@@ -75,6 +75,25 @@ def _labelled(scores: pl.DataFrame, labels: pl.DataFrame, measure: str) -> pl.Da
     return scores.join(known.select("member_key", pl.col("gap_open_at_horizon").cast(pl.Int8).alias("label")), on="member_key", how="inner")
 
 
+def scored_by(scores: pl.DataFrame, measure: str, month: str) -> int:
+    """The one model version that scored the month: a month scored by two versions has no single reference to judge it by."""
+    versions = scores["model_version"].unique().to_list()
+    if len(versions) != 1:
+        raise ValueError(f"scores/{measure} {month} must come from one model version to be monitored, found {versions or 'none'}")
+    return int(versions[0])
+
+
+def judge_month(base: "Baseline", scores: pl.DataFrame, features: pl.DataFrame, labels: pl.DataFrame, measure: str, month: str) -> "Report":
+    """One month's scores, feature rows and labels against the baseline of the version that scored them; the asset and the
+    monitoring report both call this, so they cannot disagree."""
+    from assets.monitoring.report import monitor
+
+    current = scores.select("member_key", "p_gap_persists").join(features, on="member_key", how="inner")
+    labels_due = add_months(month_end(month), measure_settings()["horizon_months"])
+    return monitor(base, current, current["p_gap_persists"].to_numpy(), MonitoringThresholds.configured(),
+                   _labelled(scores, labels, measure), labels_due)
+
+
 def _check_results(report: "Report") -> list[dg.AssetCheckResult]:
     """Pass and not-judged pass; warn fails with WARN severity, fail with ERROR (which the sensors act on)."""
     from assets.monitoring.report import NOT_JUDGED
@@ -111,18 +130,10 @@ def monitoring_asset(measure: str) -> dg.AssetsDefinition:
     )
     def _monitoring(context: dg.AssetExecutionContext, scores: pl.DataFrame, features: pl.DataFrame, labels: pl.DataFrame,
                     model_registry: ModelRegistry, warehouse: Warehouse):
-        from assets.monitoring.report import monitor
-
         month = context.partition_key
-        versions = scores["model_version"].unique().to_list()
-        if len(versions) != 1:
-            raise ValueError(f"scores/{measure} {month} must come from one model version to be monitored, found {versions or 'none'}")
-        version = int(versions[0])
-        loaded = model_registry.load(measure, version)
-        current = scores.select("member_key", "p_gap_persists").join(features, on="member_key", how="inner")
-        labels_due = add_months(month_end(month), measure_settings()["horizon_months"])
-        report = monitor(baseline(model_registry, warehouse, measure, version, loaded), current, current["p_gap_persists"].to_numpy(),
-                         MonitoringThresholds.configured(), _labelled(scores, labels, measure), labels_due)
+        version = scored_by(scores, measure, month)
+        base = baseline(model_registry, warehouse, measure, version, model_registry.load(measure, version))
+        report = judge_month(base, scores, features, labels, measure, month)
         for name in CHECKS:
             context.log.info(f"monitoring/{measure} {month} {name}: {report.levels[name]}, {report.reasons[name]}")
         frame = report.features.with_columns(pl.lit(measure).alias("measure"), pl.lit(version, pl.Int32).alias("model_version"),

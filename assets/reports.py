@@ -1,20 +1,25 @@
-"""Reports: a validation report for every newly registered model version, executed with papermill and rendered to HTML.
+"""Reports: a validation report for every newly registered model version and a monitoring report for every scored month,
+executed with papermill and rendered to HTML.
 
 Each `reports/validation/<measure>` asset runs after its model's training in the `train` job and renders
 notebooks/validation_report.ipynb for the version that training just registered. The executed notebook and the
 code-free HTML stay under `$WORKBENCH_HOME/reports/validation/<measure>/v<version>/`, the HTML is also logged to the
 version's MLflow run, and the asset's metadata links both with the HTML's SHA-256 and the notebook's parameters.
+Each `reports/monitoring/<measure>` partition runs after that month's monitoring in the `score` job and renders
+notebooks/monitoring_report.ipynb under `$WORKBENCH_HOME/reports/monitoring/<measure>/<month>/`.
 """
 
 import dagster as dg
 
 from assets.measures import measures
+from assets.partitions import as_of_partitions
 from assets.policy import PHI_NONE, tags
 from resources.environment import settings
 from resources.model_registry import ModelRegistry, model_name
 
 OWNERS = ["team:ml-platform"]
 VALIDATION_NOTEBOOK = "validation_report.ipynb"
+MONITORING_NOTEBOOK = "monitoring_report.ipynb"
 ARTIFACT_DIR = "reports"
 
 
@@ -53,3 +58,35 @@ def validation_report_asset(measure: str) -> dg.AssetsDefinition:
 
 
 VALIDATION_REPORTS = [validation_report_asset(measure) for measure in measures()]
+
+
+def monitoring_report_asset(measure: str) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["reports", "monitoring", measure])
+
+    @dg.asset(
+        key=key, deps=[dg.AssetKey(["monitoring", measure])], partitions_def=as_of_partitions(), group_name="reports", owners=OWNERS,
+        kinds={"papermill", "jupyter"}, tags=tags("reports", PHI_NONE),
+        description=f"{measures()[measure].title}: monitoring report of one scored month: the model version that scored it, feature drift "
+                    "(PSI per feature against the thresholds, reference-vs-month histograms of the most drifted numeric features), the "
+                    "score distribution month by month, estimated and realized ROC AUC month by month, and the four monitoring checks "
+                    f"with their reasons, computed by the monitoring asset's own functions. Aggregates only. HTML and executed notebook "
+                    f"under $WORKBENCH_HOME/reports/monitoring/{measure}/<month>/.",
+    )
+    def _report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from assets.notebook_render import NOTEBOOKS, render
+
+        month, s = context.partition_key, settings()
+        parameters = {"measure": measure, "as_of_month": month, "workbench_home": str(s.home)}
+        rendered = render(NOTEBOOKS / MONITORING_NOTEBOOK, parameters, s.reports_dir / "monitoring" / measure / month,
+                          f"Monitoring report: {model_name(measure)} as of {month}")
+        context.log.info(f"{model_name(measure)} {month}: monitoring report at {rendered.html} ({rendered.seconds:.0f} s)")
+        return dg.MaterializeResult(metadata={
+            "html": dg.MetadataValue.path(str(rendered.html)), "html_sha256": rendered.sha256,
+            "notebook": dg.MetadataValue.path(str(rendered.notebook)), "parameters": dg.MetadataValue.json(parameters),
+            "render_seconds": round(rendered.seconds, 1),
+        })
+
+    return _report
+
+
+MONITORING_REPORTS = [monitoring_report_asset(measure) for measure in measures()]

@@ -101,6 +101,7 @@ def rescore_on_champion_change(context: dg.SensorEvaluationContext, model_regist
             continue
         requests.append(dg.RunRequest(
             run_key=f"rescore:{measure}:{month}:v{champion.version}", partition_key=month,
-            asset_selection=[dg.AssetKey(["scores", measure]), dg.AssetKey(["monitoring", measure]), dg.AssetKey(["scores", "outreach_list"])],
+            asset_selection=[dg.AssetKey(["scores", measure]), dg.AssetKey(["monitoring", measure]), dg.AssetKey(["reports", "monitoring", measure]),
+                             dg.AssetKey(["scores", "outreach_list"])],
             tags={REASON_TAG: f"champion is v{champion.version}, {month} was scored with v{served}", MEASURE_TAG: measure}))
     return requests or dg.SkipReason(f"every scored measure's {month} scores come from its champion")

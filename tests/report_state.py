@@ -1,5 +1,6 @@
 """The least state a model report needs, built once per test session in its own state folder: planted gold features and
-labels for eleven as-of months and one logistic version registered, gated and ledgered by the real release code.
+labels for eleven as-of months and one logistic version registered, gated and ledgered by the real release code; for the
+monitoring report, two of those months scored by it and monitored by the score job.
 
 Members carry 16-hex pseudonyms like the warehouse's, so report tests can check that none is ever printed.
 """
@@ -25,6 +26,7 @@ from tests.test_modeling import planted
 
 MEASURE = "breast_cancer_screening"
 ROWS = 4000
+SCORED_MONTHS = ("2025-10-01", "2025-11-01")
 
 
 @contextmanager
@@ -77,3 +79,33 @@ def validation_report() -> dict:
     with state_folder(home):
         result = dg.materialize([asset], resources={"model_registry": resources["model_registry"]}, instance=dg.DagsterInstance.ephemeral())
     return {k: v.value for k, v in result.asset_materializations_for_node(asset.node_def.name)[0].metadata.items()}
+
+
+def write_scores(resources: dict, months: tuple[str, ...]) -> None:
+    """scores.<MEASURE> for `months`: every member-month scored by version 1 with the pipeline's scoring function."""
+    from assets.modeling.scoring import score
+    from resources.model_registry import model_name
+
+    features, loaded = gold_tables()[0], resources["model_registry"].load(MEASURE, 1)
+    scored = [score(loaded, rows.drop("as_of_month"), rows.select("member_key"), MEASURE, model_name(MEASURE), 1)
+              .with_columns(pl.lit(month).alias("as_of_month")) for month in months
+              for rows in [features.filter(pl.col("as_of_month") == month)]]
+    resources["warehouse"].write_partitions("scores", MEASURE, pl.concat(scored), "as_of_month", list(months))
+
+
+@cache
+def monitoring_reports() -> dict[str, dict]:
+    """Each scored month monitored and its report rendered by the score job; the report's materialization metadata per month."""
+    import definitions
+
+    home, resources = reviewed_model()
+    selection = [dg.AssetKey(["monitoring", MEASURE]), dg.AssetKey(["reports", "monitoring", MEASURE])]
+    found = {}
+    with state_folder(home):
+        write_scores(resources, SCORED_MONTHS)
+        job = definitions.build_definitions().resolve_job_def("score")
+        for month in SCORED_MONTHS:
+            result = job.execute_in_process(partition_key=month, asset_selection=selection, instance=dg.DagsterInstance.ephemeral())
+            [materialization] = [e.event_specific_data.materialization for e in result.get_asset_materialization_events() if e.asset_key == selection[1]]
+            found[month] = {k: v.value for k, v in materialization.metadata.items()}
+    return found

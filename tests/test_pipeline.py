@@ -37,7 +37,7 @@ def test_every_asset_materializes(runs):
     _, first, _ = runs
     assert [r.success for r in first] == [True, True, True, True]
     layers = {f"{layer}/{feed}" for layer in ("bronze", "silver", "quarantine") for feed in FEEDS}
-    models = {f"{layer}/{m}" for layer in ("models", "scores", "monitoring", "reports/validation") for m in measures()}
+    models = {f"{layer}/{m}" for layer in ("models", "scores", "monitoring", "reports/validation", "reports/monitoring") for m in measures()}
     assert set(materializations(first)) == layers | models | {"gold/measure_status", "gold/features", "gold/labels", "governance/lineage_export",
                                                                "governance/promotion_ledger", "scores/outreach_list"}
 

@@ -1,6 +1,7 @@
-"""Validation reports and the researcher's workspace, on the least state they need (tests/report_state.py): the report
-asset renders a registered version with papermill, keeps notebook and HTML, logs the HTML to MLflow and prints no
-member; the exploration notebook runs; any asset loads by key through Dagster's definitions and the access rules.
+"""Validation and monitoring reports and the researcher's workspace, on the least state they need (tests/report_state.py):
+the validation report asset renders a registered version with papermill, keeps notebook and HTML, logs the HTML to MLflow
+and prints no member; the monitoring report renders each scored month in the score job; the exploration notebook runs;
+any asset loads by key through Dagster's definitions and the access rules.
 """
 
 import gc
@@ -14,10 +15,11 @@ import pytest
 from resources.access import AccessDenied
 from resources.environment import settings
 from resources.feeds.synthetic import SyntheticConfig, canary_tokens
-from tests.report_state import MEASURE, gold_tables, reviewed_model, state_folder, validation_report
+from tests.report_state import MEASURE, SCORED_MONTHS, gold_tables, monitoring_reports, reviewed_model, state_folder, validation_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("## Data", "## Discrimination", "## Calibration", "## Subgroups", "## Feature importance", "## Drift versus training", "## Gate decision")
+MONITORING_SECTIONS = ("## Model", "## Feature drift", "## Prediction distribution", "## Performance", "## Checks")
 
 
 def outputs(notebook: Path) -> list[dict]:
@@ -66,6 +68,36 @@ def test_the_executed_report_shows_every_section_with_figures_and_no_error_warni
     assert all(title in text for title in SECTIONS)
     assert "Decision: **promote** (no champion; candidate passed every gate" in text
     assert not leaked(text) and not leaked(Path(validation_report()["html"]).read_text())
+
+
+def test_the_monitoring_report_asset_keeps_notebook_and_html_per_scored_month():
+    home, _ = reviewed_model()
+    reports = monitoring_reports()
+    assert list(reports) == list(SCORED_MONTHS)
+    for month, meta in reports.items():
+        html, notebook = Path(meta["html"]), Path(meta["notebook"])
+        assert html.parent == notebook.parent == home / "reports" / "monitoring" / MEASURE / month
+        assert (html.name, notebook.name) == ("monitoring_report.html", "monitoring_report.ipynb")
+        assert meta["html_sha256"] == hashlib.sha256(html.read_bytes()).hexdigest()
+        assert meta["parameters"] == {"measure": MEASURE, "as_of_month": month, "workbench_home": str(home)}
+        page = html.read_text()
+        assert all(f">{title.removeprefix('## ')}<" in page for title in MONITORING_SECTIONS) and "judge_month(" not in page, "outputs, not code"
+
+
+def test_the_monitoring_report_shows_every_section_figures_checks_and_no_error_warning_or_member():
+    from assets.monitors import CHECKS
+
+    latest = monitoring_reports()[SCORED_MONTHS[-1]]
+    notebook = Path(latest["notebook"])
+    found = outputs(notebook)
+    assert not [o for o in found if o.output_type == "error" or o.get("name") == "stderr"]
+    assert sum("image/png" in o.get("data", {}) for o in found) == 4  # PSI per feature, histograms, scores per month, ROC AUC per month
+    text = notebook.read_text()
+    assert all(title in text for title in MONITORING_SECTIONS) and all(name in text for name in CHECKS)
+    assert f"as-of month **{SCORED_MONTHS[-1]}**" in text and "version **1** (logistic)" in text
+    assert all(month in text for month in SCORED_MONTHS), "scores and performance month by month"
+    assert "realized ROC AUC" in text, "labels of the planted months are known at once"
+    assert not leaked(text) and not leaked(Path(latest["html"]).read_text())
 
 
 def test_explore_notebook_compares_a_variant_with_the_champion_on_its_months(tmp_path):

@@ -6,6 +6,7 @@ parallel across columns) and every bin count and KS step is a binary search into
 """
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -196,6 +197,17 @@ def feature_drift(ref: Reference, current: pl.DataFrame, epsilon: float = EPSILO
          "reference_rows": ref.rows, "current_rows": rows}
         for feature, (kind, counts, statistic, p_value, new) in measured.items()
     ], schema=DRIFT_SCHEMA)
+
+
+def bin_shares(ref: Reference, current: pl.DataFrame, feature: str) -> pl.DataFrame:
+    """A numeric feature's reference and current shares over the reference bins, null bin last: the two vectors its PSI
+    compares, labelled by the bin edges so a report can draw them as histograms."""
+    edges = ref.edges[feature]
+    values = _sorted_values(current.select(feature), [feature])[feature]
+    counts = _bin_counts(values, edges, current.height)
+    bounds = [f"{e:.3g}" for e in edges]
+    labels = ([f"<= {bounds[0]}", *[f"{a} - {b}" for a, b in pairwise(bounds)], f"> {bounds[-1]}"] if bounds else ["any"]) + ["null"]
+    return pl.DataFrame({"bin": labels, "reference": ref.shares[feature], "current": counts / max(current.height, 1)})
 
 
 def _score_summary(prefix: str, scores: np.ndarray) -> dict:
