@@ -59,6 +59,20 @@ def _rows_table(latest: dict) -> list[str]:
     return lines
 
 
+def _sensor_lines(instance, defs) -> list[str]:
+    """What the model-health sensors will request on their first tick under `make ui` (evaluated here without acting)."""
+    import dagster as dg
+
+    from sensors.model_health import MEASURE_TAG, REASON_TAG, degradation_rollback, drift_retrain
+
+    lines = []
+    for sensor in (drift_retrain, degradation_rollback):
+        outcome = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+        for request in outcome if isinstance(outcome, list) else []:
+            lines.append(f"    {sensor.name} will request {sensor.job_name} for {request.tags[MEASURE_TAG]}: {request.tags[REASON_TAG]}"[:200])
+    return ["  sensors   " + ("model health: nothing to act on" if not lines else "model health (they run under make ui):"), *lines]
+
+
 def _model_lines(latest: dict) -> list[str]:
     """Per measure: the version trained, what the gates decided, and the serving champion's AUC against the truth's best."""
     def auc(value: object) -> str:
@@ -127,7 +141,8 @@ def run(_: argparse.Namespace) -> int:
     from definitions import defs
 
     started = time.perf_counter()
-    results = materialize_all(dg.DagsterInstance.get(), defs, announce=True)
+    instance = dg.DagsterInstance.get()
+    results = materialize_all(instance, defs, announce=True)
     success = all(r.success for r in results) and len(results) == len(JOBS)
     latest, partitions = _latest_metadata(results)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
@@ -142,6 +157,7 @@ def run(_: argparse.Namespace) -> int:
     print(f"  gold      {gold or 'not built'} rows")
     print(*_model_lines(latest), sep="\n")
     print(*_checks_lines(results), sep="\n")
+    print(*_sensor_lines(instance, defs), sep="\n")
     print(f"  state     {s.home} (dagster/, raw/ encrypted bronze, warehouse.duckdb, keys/)")
     print("  next      make ui  ->  http://127.0.0.1:3000   |   make lab  ->  JupyterLab")
     for event in _events(results):

@@ -19,7 +19,8 @@ def feed_source(s: Settings) -> FeedSource:
         return LandingFeedSource(inbox=str(s.inbox_dir))
     if s.feed_source == "fhir":
         return FhirBulkFeedSource(directory=str(s.inbox_dir / "fhir"), arrival_date=s.end_date.isoformat())
-    return SyntheticFeedSource(seed=s.seed, members=s.members, months=s.months, end_date=s.end_date.isoformat(), faults=s.faults)
+    return SyntheticFeedSource(seed=s.seed, members=s.members, months=s.months, end_date=s.end_date.isoformat(), faults=s.faults,
+                               claims_outage_since=s.demo_outage_start.isoformat() if s.demo_drift else None)
 
 
 def build_resources(s: Settings | None = None) -> dict[str, Any]:

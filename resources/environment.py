@@ -30,6 +30,7 @@ class Settings:
     seed: int
     end_date: date
     faults: bool
+    demo_drift: bool
     lookback_months: int
     mlflow_uri: str | None = None
     outreach_size: int = 500
@@ -83,6 +84,12 @@ class Settings:
         """The month after the last complete month of data (as-of months end on their last day)."""
         return _month_shift((self.end_date + timedelta(days=1)).replace(day=1), 0)
 
+    @property
+    def demo_outage_start(self) -> date:
+        """Where the demo's claims outage begins: three months before the end of the latest as-of month, so every 90-day
+        utilisation window of that month is empty."""
+        return _month_shift(self.after_last_as_of_month, -3)
+
 
 def _month_shift(first_of_month: date, months: int) -> date:
     year, month = divmod(first_of_month.year * 12 + first_of_month.month - 1 + months, 12)
@@ -128,6 +135,7 @@ def settings() -> Settings:
         seed=_int("WORKBENCH_SEED", 7, minimum=0),
         end_date=_end_date(),
         faults=_choice("WORKBENCH_FAULTS", "on", ("on", "off")) == "on",
+        demo_drift=_choice("WORKBENCH_DEMO_DRIFT", "off", ("on", "off")) == "on",
         lookback_months=_int("WORKBENCH_LOOKBACK_MONTHS", 27),
         mlflow_uri=os.environ.get("WORKBENCH_MLFLOW_URI") or None,
         outreach_size=_int("WORKBENCH_OUTREACH_SIZE", 500),

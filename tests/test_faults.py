@@ -200,3 +200,13 @@ def test_same_seed_same_faults_and_another_seed_others(clean, faulty):
 def test_faulty_rows_are_few(clean, faulty):
     for feed in FEEDS:
         assert faulty[feed][1].height < 0.03 * clean[feed].height
+
+
+def test_the_demo_claims_outage_withholds_every_claim_from_its_start():
+    from resources.feeds.faults import claims_outage
+
+    claims = generate_feed(SyntheticConfig(seed=3, members=400, months=6, end_date=date(2026, 6, 30)), "medical_claims")
+    kept = claims_outage(claims, date(2026, 4, 1))
+    after = pl.col("service_date") >= "2026-04-01"
+    assert claims.filter(after).height > 0 and kept.filter(after).height == 0
+    assert kept.height == claims.height - claims.filter(after).height

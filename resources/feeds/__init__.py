@@ -62,12 +62,19 @@ class SyntheticFeedSource(FeedSource):
     months: int = 36
     end_date: str
     faults: bool = True
+    claims_outage_since: str | None = None  # the demo's drift: no medical claim serviced on or after this day is delivered
 
     def describe(self) -> str:
-        return f"synthetic plan: {self.members:,} members, {self.months} months to {self.end_date}, seed {self.seed}, faults {'on' if self.faults else 'off'}"
+        outage = f", medical claims from {self.claims_outage_since} withheld (demo drift)" if self.claims_outage_since else ""
+        return (f"synthetic plan: {self.members:,} members, {self.months} months to {self.end_date}, seed {self.seed}, "
+                f"faults {'on' if self.faults else 'off'}{outage}")
 
     def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
+        from resources.feeds.faults import claims_outage
+
         rows = _synthetic_feed(self.seed, self.members, self.months, date.fromisoformat(self.end_date), self.faults, feed)
+        if self.claims_outage_since and feed == "medical_claims":
+            rows = claims_outage(rows, date.fromisoformat(self.claims_outage_since))
         return FeedDelivery(_on_dates(rows, arrival_dates))
 
     def true_propensities(self, pseudonym_key: bytes) -> pl.DataFrame:

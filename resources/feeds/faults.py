@@ -362,3 +362,13 @@ def inject_faults(frame: pl.DataFrame, feed: str, cfg: FaultConfig, seed: int) -
     added = [c for c in work.columns if c not in frame.columns and c not in (ROW, APPENDED, FAULT, COLUMN)]
     values = [c for c in frame.columns if c not in RAW_LINEAGE]
     return work.select(*values, *added, *RAW_LINEAGE), pl.concat(logs).sort(SOURCE_FILE, SOURCE_LINE, "fault", "column", nulls_last=True)
+
+
+def claims_outage(rows: pl.DataFrame, since: date) -> pl.DataFrame:
+    """A clearinghouse outage: no medical claim with a service date on or after `since` is ever delivered.
+
+    Not one of the small-rate faults above: it is the switch that lets a demo show monitoring catch drift (the
+    recent-utilisation features of the months after `since` collapse) and the drift sensor request retraining.
+    """
+    days = pl.col("service_date").str.to_date("%Y-%m-%d", strict=False)
+    return rows.filter(days.is_null() | (days < since))
