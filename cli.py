@@ -205,6 +205,7 @@ def trace(args: argparse.Namespace) -> int:
     prepare_state(s)
     import dagster as dg
 
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from assets.provenance import Sources, readable
     from assets.provenance import trace as provenance
     from resources import build_resources
