@@ -52,20 +52,17 @@ MONITORING_SCHEMA = {
 
 def baseline(registry: ModelRegistry, warehouse: Warehouse, measure: str, version: int, loaded) -> "Baseline":
     """The rows `version` learned from and was validated on, rebuilt from gold with the months its registry tags name."""
-    from assets.modeling.dataset import FEATURE_COLUMNS, model_input, time_split, training_frame
+    from assets.model_review import predictor, version_record
+    from assets.modeling.dataset import FEATURE_COLUMNS, time_split, training_frame
     from assets.monitoring.report import Baseline
 
-    mv = registry.client().get_model_version(model_name(measure), str(version))
-    train_months, validation_months = mv.tags["train_months"].split(","), mv.tags["validation_months"].split(",")
-    keys = [f"{m}-01" for m in train_months + validation_months]
+    record = version_record(registry, model_name(measure), version)
+    keys = [f"{m}-01" for m in record.train_months + record.validation_months]
     features = warehouse.read_table("gold", "features", AS_OF_MONTH, keys)
     labels = warehouse.read_table("gold", "labels", AS_OF_MONTH, keys)
-    train, validation = time_split(training_frame(features, labels, measure), len(validation_months))
-    validated = registry.client().get_run(mv.run_id).data.metrics["roc_auc"]
-
-    def predict(rows: pl.DataFrame) -> np.ndarray:
-        return np.asarray(loaded.predict(model_input(rows.select(FEATURE_COLUMNS))), dtype=np.float64)
-
+    train, validation = time_split(training_frame(features, labels, measure), len(record.validation_months))
+    validated = registry.client().get_run(record.run_id).data.metrics["roc_auc"]
+    predict = predictor(loaded)
     return Baseline(train.select(FEATURE_COLUMNS), predict(train), predict(validation), validated)
 
 

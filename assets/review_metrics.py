@@ -13,6 +13,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from assets.modeling.dataset import CATEGORICAL, FEATURE_COLUMNS, MISSING, NUMERIC
 from assets.modeling.evaluation import ECE_BINS, SUBGROUPS, roc_auc
 from assets.monitoring.drift import feature_drift, reference
+from assets.monitoring.report import judged_features
 from assets.monitoring.thresholds import MonitoringThresholds
 
 
@@ -70,10 +71,8 @@ def drift_versus_training(train: pl.DataFrame, validation: pl.DataFrame) -> pl.D
     thresholds: PSI and its level (pass / warn / fail), the two-sample test's p-value (KS numeric, chi-square categorical),
     null rates and how many categories training never saw (counted, not named). Largest PSI first.
     """
-    limits = MonitoringThresholds.configured()
-    drift = feature_drift(reference(train, NUMERIC, CATEGORICAL), validation)
-    levels = [limits.psi_threshold(feature).level(value) for feature, value in drift.select("feature", "psi").iter_rows()]
+    drift = judged_features(feature_drift(reference(train, NUMERIC, CATEGORICAL), validation), MonitoringThresholds.configured())
     return drift.select(
-        "feature", "kind", "psi", pl.Series("level", levels), "p_value", pl.col("reference_null_rate").alias("train_null_rate"),
+        "feature", "kind", "psi", pl.col("psi_level").alias("level"), "p_value", pl.col("reference_null_rate").alias("train_null_rate"),
         pl.col("current_null_rate").alias("validation_null_rate"), pl.col("new_categories").list.len().alias("unseen_categories"),
     ).sort("psi", descending=True)

@@ -76,8 +76,7 @@ def _generalise_zip3(frame: pl.DataFrame) -> pl.DataFrame:
     """ZIP3s of areas with 20,000 people or fewer become 000, as Safe Harbor requires."""
     rule = _policy()["safe_harbor"]
     columns = [c for c in rule["zip3_columns"] if c in frame.columns]
-    restricted = pl.lit(rule["restricted_zip3"], dtype=pl.List(pl.String))
-    return frame.with_columns([pl.when(pl.col(c).is_in(restricted)).then(pl.lit(RESTRICTED_ZIP3)).otherwise(pl.col(c)).alias(c) for c in columns])
+    return frame.with_columns([pl.when(pl.col(c).is_in(rule["restricted_zip3"])).then(pl.lit(RESTRICTED_ZIP3)).otherwise(pl.col(c)).alias(c) for c in columns])
 
 
 def safe_harbor(frame: pl.DataFrame, today: date) -> pl.DataFrame:

@@ -55,13 +55,10 @@ def current_principal() -> str:
     return os.environ.get(PRINCIPAL_ENV, "").strip() or DEFAULT_PRINCIPAL
 
 
-def audit_key(keys_dir: Path | None = None, create: bool = False) -> bytes | None:
-    """The HMAC key from `WORKBENCH_AUDIT_KEY`, else from the key file under `keys_dir` (created owner-only when `create`).
-
-    None (an unkeyed, plain SHA-256 trail) only when neither exists and nothing may be created.
-    """
-    if os.environ.get(AUDIT_KEY_ENV) or (keys_dir is not None and (create or key_file(AUDIT_KEY_ENV, keys_dir).exists())):
-        return load_key(AUDIT_KEY_ENV, keys_dir or Path(), create)
+def audit_key(keys_dir: Path | None = None) -> bytes | None:
+    """The HMAC key to verify with: `WORKBENCH_AUDIT_KEY`, else the key file under `keys_dir`; None when neither exists."""
+    if os.environ.get(AUDIT_KEY_ENV) or (keys_dir is not None and key_file(AUDIT_KEY_ENV, keys_dir).exists()):
+        return load_key(AUDIT_KEY_ENV, keys_dir or Path(), create=False)
     return None
 
 
