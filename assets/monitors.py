@@ -9,7 +9,6 @@ evaluations from the instance to request retraining or a rollback.
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from assets.gold import AS_OF_MONTH
