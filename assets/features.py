@@ -23,6 +23,10 @@ CONDITIONS = ("diabetes", "hypertension", "ascvd", "ckd", "copd", "depression", 
 LABS = {"hba1c": "hba1c_test", "egfr": "egfr_test", "ldl": "ldl_test"}
 PDC_CLASSES = ("statin", "antihypertensive", "oral_hypoglycemic", "insulin")
 PDC_DAYS = 180
+# Recency features look back at most this far: the longest measure window (mammography) and the history every as-of
+# month is guaranteed (WORKBENCH_LOOKBACK_MONTHS). An unbounded look-back sees more of the past in later months than in
+# the training months, so null rates fall as the data window grows: drift made by the window, not by the members.
+RECENCY_MONTHS = 27
 HALF_LIFE_DAYS = 90
 AGE_BANDS = ((0, 17, "0-17"), (18, 34, "18-34"), (35, 49, "35-49"), (50, 64, "50-64"), (65, 74, "65-74"), (75, 200, "75+"))
 
@@ -55,19 +59,19 @@ def _declare() -> list[Feature]:
     out += [Feature(f"has_{c}", pl.Boolean, f"{c.replace('_', ' ').capitalize()} diagnosed (claims or problem list) in the last 24 months.",
                     (f"{claims}.diagnosis_code_1", f"{claims}.diagnosis_code_2", f"{clinical}.code")) for c in CONDITIONS]
     for lab in LABS:
-        out += [Feature(f"days_since_{lab}", pl.Int32, f"Days since the last {lab} result (null: none visible).", (f"{labs}.loinc_code", f"{labs}.collection_date")),
-                Feature(f"last_{lab}", pl.Float64, f"Value of the last {lab} result.", (f"{labs}.value",))]
+        out += [Feature(f"days_since_{lab}", pl.Int32, f"Days since the last {lab} result in the last {RECENCY_MONTHS} months (null: none).", (f"{labs}.loinc_code", f"{labs}.collection_date")),
+                Feature(f"last_{lab}", pl.Float64, f"Value of the last {lab} result in the last {RECENCY_MONTHS} months.", (f"{labs}.value",))]
     out += [Feature(f"pdc_{c}", pl.Float64, f"Proportion of the last {PDC_DAYS} days covered by {c.replace('_', ' ')} fills (0 if none).",
                     (f"{fills}.therapeutic_class", f"{fills}.fill_date", f"{fills}.days_supply")) for c in PDC_CLASSES]
     out += [Feature(f"prior_gap_{m}", pl.Int8, f"Gap status 12 months earlier for {m.replace('_', ' ')}: 1 open, 0 closed, -1 not eligible.", (f"{claims}.procedure_code", f"{labs}.loinc_code"))
             for m in measures()]
     for m in SCREENED_MEASURES:
-        out += [Feature(f"days_since_{m}_event", pl.Int32, f"Days since the last event that counts for {m.replace('_', ' ')} (null: none visible).",
+        out += [Feature(f"days_since_{m}_event", pl.Int32, f"Days since the last event that counts for {m.replace('_', ' ')} in the last {RECENCY_MONTHS} months (null: none).",
                         (f"{claims}.procedure_code", f"{labs}.loinc_code", f"{claims}.service_date")),
                 Feature(f"{m}_events_24m", pl.UInt32, f"Distinct dates with an event that counts for {m.replace('_', ' ')} in the last 24 months.",
                         (f"{claims}.procedure_code", f"{labs}.loinc_code", f"{claims}.service_date"))]
     out += [
-        Feature("days_since_primary_care", pl.Int32, "Days since the last primary-care visit (null: none visible).", (f"{claims}.procedure_code", f"{claims}.service_date")),
+        Feature("days_since_primary_care", pl.Int32, f"Days since the last primary-care visit in the last {RECENCY_MONTHS} months (null: none).", (f"{claims}.procedure_code", f"{claims}.service_date")),
         Feature("preventive_visits_24m", pl.UInt32, "Distinct dates with a preventive or annual wellness visit in the last 24 months.", (f"{claims}.procedure_code", f"{claims}.service_date")),
         Feature("visits_decayed", pl.Float64, f"Visits weighted by exp(-ln2 * age / {HALF_LIFE_DAYS} d) over 365 days.", (f"{claims}.service_date",)),
         Feature("ed_decayed", pl.Float64, f"ED visits weighted by exp(-ln2 * age / {HALF_LIFE_DAYS} d) over 365 days.", (f"{claims}.service_date",)),
@@ -106,6 +110,11 @@ def utilisation(claims: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
     return visits.group_by("member_key").agg(*aggs, *decayed)
 
 
+def recent_events(snap: Snapshot) -> pl.LazyFrame:
+    """The snapshot's events within the recency horizon, the same depth of history in every as-of month."""
+    return snap.events.filter(pl.col("event_date") > add_months(snap.as_of, -RECENCY_MONTHS))
+
+
 def condition_flags(snap: Snapshot) -> pl.LazyFrame:
     recent = snap.events.filter(pl.col("event_date") > add_months(snap.as_of, -24))
     return recent.group_by("member_key").agg(*[(pl.col("code_set") == c).any().alias(f"has_{c}") for c in CONDITIONS])
@@ -117,7 +126,7 @@ def lab_history(snap: Snapshot) -> pl.LazyFrame:
         hit = (pl.col("code_set") == code_set) & (pl.col("feed") == "lab_results")
         aggs += [_days_ago("event_date", snap.as_of).filter(hit).min().cast(pl.Int32).alias(f"days_since_{lab}"),
                  pl.col("value").filter(hit).sort_by(pl.col("event_date").filter(hit), pl.col("event_id").filter(hit)).last().alias(f"last_{lab}")]
-    return snap.events.group_by("member_key").agg(*aggs)
+    return recent_events(snap).group_by("member_key").agg(*aggs)
 
 
 def pharmacy_coverage(snap: Snapshot) -> pl.LazyFrame:
@@ -135,13 +144,13 @@ def screening_history(snap: Snapshot) -> pl.LazyFrame:
         hit = pl.col("code_set").is_in(code_sets)
         aggs += [_days_ago("event_date", snap.as_of).filter(hit).min().cast(pl.Int32).alias(f"days_since_{measure}_event"),
                  pl.col("event_date").filter(hit & (pl.col("event_date") > since)).n_unique().alias(f"{measure}_events_24m")]
-    return snap.events.group_by("member_key").agg(*aggs)
+    return recent_events(snap).group_by("member_key").agg(*aggs)
 
 
 def primary_care(snap: Snapshot) -> pl.LazyFrame:
     """Recency of primary care and the count of preventive visits, the habit that best shows engagement with care."""
     preventive = (pl.col("code_set") == "preventive_visit") & (pl.col("event_date") > add_months(snap.as_of, -24))
-    visits = snap.events.filter(pl.col("code_set").is_in(["primary_care_visit", "preventive_visit"]))
+    visits = recent_events(snap).filter(pl.col("code_set").is_in(["primary_care_visit", "preventive_visit"]))
     return visits.group_by("member_key").agg(
         _days_ago("event_date", snap.as_of).filter(pl.col("code_set") == "primary_care_visit").min().cast(pl.Int32).alias("days_since_primary_care"),
         pl.col("event_date").filter(preventive).n_unique().alias("preventive_visits_24m"))

@@ -6,8 +6,9 @@ from datetime import date, timedelta
 import polars as pl
 
 from assets.events import Silver, tagged_events
-from assets.features import FEATURES, build_features
+from assets.features import FEATURES, RECENCY_MONTHS, build_features
 from assets.labels import build_labels
+from assets.pit import add_months
 from checks.leakage import changed_columns, leakage, without_later_arrivals
 from checks.schemas import VALID_TO
 from resources.feeds.contract import ARRIVAL_DATE, contract
@@ -43,6 +44,19 @@ def test_features_see_only_records_that_had_arrived():
     assert row["visits_90d"] == 1 and row["ed_90d"] == 0
     assert row["last_hba1c"] == 7.9 and row["days_since_hba1c"] == (T - date(2025, 3, 1)).days
     assert row["pdc_statin"] == 90 / 180 and row["age"] == 60 and row["age_band"] == "50-64"
+
+
+def test_recency_features_look_back_the_same_horizon_in_every_month():
+    """A result older than the horizon is as invisible as none at all, so a longer data window cannot shift them."""
+    b = SilverBuilder()
+    b.member(key("cy"), "F", 1960, start=date(2018, 1, 1)).lab(key("cy"), add_months(T, -RECENCY_MONTHS) - timedelta(days=1), value=6.1)
+    b.claim(key("cy"), add_months(T, -RECENCY_MONTHS) - timedelta(days=1), "77067")
+    b.member(key("dee"), "F", 1960, start=date(2018, 1, 1)).lab(key("dee"), add_months(T, -RECENCY_MONTHS) + timedelta(days=1), value=6.2)
+    b.claim(key("dee"), add_months(T, -RECENCY_MONTHS) + timedelta(days=1), "77067")
+    rows = {r["member_key"]: r for r in features(b.build()).iter_rows(named=True)}
+    old, recent = rows[key("cy")], rows[key("dee")]
+    assert (old["days_since_hba1c"], old["last_hba1c"], old["days_since_breast_cancer_screening_event"]) == (None, None, None)
+    assert recent["last_hba1c"] == 6.2 and recent["days_since_hba1c"] == recent["days_since_breast_cancer_screening_event"] > 700
 
 
 def test_every_feature_is_present_and_typed():
