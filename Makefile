@@ -33,9 +33,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# Dagster's UI on 127.0.0.1:3000 and, beside it, the MLflow UI its report and run links open (WORKBENCH_MLFLOW_UI_URL, :5000).
 ui: $(STAMP)
 	$(BIN)/workbench init
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/workbench mlflow-ui & trap "kill $$!" EXIT; $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # JupyterLab on 127.0.0.1:$LAB_PORT (8888) with a fresh token, or $LAB_TOKEN; the URL with the token is printed first.
 # Jupyter refuses root without --allow-root, so that flag is added only when running as root.

@@ -217,6 +217,24 @@ def trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def mlflow_ui(_: argparse.Namespace) -> int:
+    """Serve the MLflow UI for the workbench's own store at WORKBENCH_MLFLOW_UI_URL, where the Dagster UI's report links point."""
+    from urllib.parse import urlsplit
+
+    s = settings()
+    if s.mlflow_tracking_uri.startswith(("http://", "https://")):
+        print(f"MLflow is served by the tracking server at {s.mlflow_tracking_uri}; nothing to start")
+        return 0
+    address = urlsplit(s.mlflow_ui_url)
+    if address.hostname is None or address.port is None:
+        raise ConfigError(f"WORKBENCH_MLFLOW_UI_URL must look like http://127.0.0.1:5000 to be served here, got {s.mlflow_ui_url!r}")
+    s.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
+    mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    print(f"MLflow UI: {s.mlflow_ui_url}", flush=True)
+    os.execv(mlflow, [mlflow, "server", "--backend-store-uri", s.mlflow_tracking_uri, "--default-artifact-root", s.mlflow_artifacts.as_uri(),
+                      "--no-serve-artifacts", "--host", address.hostname, "--port", str(address.port)])
+
+
 def init(_: argparse.Namespace) -> int:
     s = settings()
     prepare_state(s)
@@ -231,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("init", help="create the state folder and the Dagster home").set_defaults(func=init)
     sub.add_parser("run", help="materialize the whole asset graph on the configured feeds").set_defaults(func=run)
     sub.add_parser("verify", help="verify the tamper-evident audit trail").set_defaults(func=verify)
+    sub.add_parser("mlflow-ui", help="serve the MLflow UI for the workbench's store (make ui starts it beside Dagster's)").set_defaults(func=mlflow_ui)
     back = sub.add_parser("rollback", help="move a measure's champion model back to its previous approved version")
     back.add_argument("measure", help="e.g. breast_cancer_screening")
     back.add_argument("--reason", required=True, help="why, for the promotion ledger and the audit trail")

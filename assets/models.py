@@ -62,7 +62,7 @@ def model_asset(measure: str) -> dg.AssetsDefinition:
             "model": model_name(measure), "version": r.version, "family": r.chosen.family, "decision": r.entry["action"],
             "reason": r.decision.reason + (f" ({r.incomparable})" if r.incomparable else ""),
             "champion_version": int(serving.version) if serving else None,
-            "mlflow_run": model_registry.run_link(r.run_id), "model_uri": f"models:/{model_name(measure)}/{r.version}",
+            "mlflow_run": dg.MetadataValue.url(model_registry.run_link(r.run_id)), "model_uri": f"models:/{model_name(measure)}/{r.version}",
             "candidate_roc_auc": r.chosen.metrics["roc_auc"], "champion_roc_auc": r.champion_roc_auc, "best_achievable_roc_auc": ceiling,
             "champion_gap_to_best_achievable": None if ceiling is None or r.champion_roc_auc is None else ceiling - r.champion_roc_auc,
             "candidates": markdown_table(candidates_table(r.candidates, r.chosen)),

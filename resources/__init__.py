@@ -34,5 +34,5 @@ def build_resources(s: Settings | None = None) -> dict[str, Any]:
         "warehouse": warehouse,
         "io_manager": WarehouseIOManager(warehouse=warehouse),
         "audit": audit_trail(s),
-        "model_registry": ModelRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_root=str(s.mlflow_artifacts)),
+        "model_registry": ModelRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_root=str(s.mlflow_artifacts), ui_url=s.mlflow_ui_url),
     }

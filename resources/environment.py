@@ -14,6 +14,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FEED_SOURCES = ("synthetic", "landing", "fhir")
 ENVIRONMENTS = ("local", "production")
+MLFLOW_UI_DEFAULT = "http://127.0.0.1:5000"  # the MLflow UI `make ui` starts beside Dagster's
 
 
 class ConfigError(ValueError):
@@ -33,6 +34,7 @@ class Settings:
     demo_drift: bool
     lookback_months: int
     mlflow_uri: str | None = None
+    mlflow_ui: str | None = None
     outreach_size: int = 500
 
     @property
@@ -59,6 +61,15 @@ class Settings:
     def mlflow_tracking_uri(self) -> str:
         """The configured tracking server, else a SQLite store under the state folder."""
         return self.mlflow_uri or f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_ui_url(self) -> str:
+        """Where people browse MLflow: the configured address, else the tracking server, else the one `make ui` starts."""
+        if self.mlflow_ui:
+            return self.mlflow_ui.rstrip("/")
+        if self.mlflow_uri and self.mlflow_uri.startswith(("http://", "https://")):
+            return self.mlflow_uri.rstrip("/")
+        return MLFLOW_UI_DEFAULT
 
     @property
     def mlflow_artifacts(self) -> Path:
@@ -138,5 +149,6 @@ def settings() -> Settings:
         demo_drift=_choice("WORKBENCH_DEMO_DRIFT", "off", ("on", "off")) == "on",
         lookback_months=_int("WORKBENCH_LOOKBACK_MONTHS", 27),
         mlflow_uri=os.environ.get("WORKBENCH_MLFLOW_URI") or None,
+        mlflow_ui=os.environ.get("WORKBENCH_MLFLOW_UI_URL") or None,
         outreach_size=_int("WORKBENCH_OUTREACH_SIZE", 500),
     )

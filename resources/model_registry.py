@@ -13,6 +13,8 @@ from typing import Any
 
 import dagster as dg
 
+from resources.environment import MLFLOW_UI_DEFAULT
+
 CHAMPION, CHALLENGER = "champion", "challenger"
 URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 MODEL_PREFIX = "caregap_"
@@ -28,6 +30,7 @@ class ModelRegistry(dg.ConfigurableResource):
 
     tracking_uri: str
     artifact_root: str | None = None
+    ui_url: str = MLFLOW_UI_DEFAULT
     experiment: str = "caregap-workbench"
 
     @contextmanager
@@ -89,7 +92,9 @@ class ModelRegistry(dg.ConfigurableResource):
             return mlflow.pyfunc.load_model(f"models:/{model_name(measure)}{separator}{reference}")
 
     def run_link(self, run_id: str) -> str:
-        """Where a person opens the run: the server's page when there is one, else the `runs:/` URI for `mlflow ui`."""
-        if self.tracking_uri.startswith(("http://", "https://")):
-            return f"{self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id()}/runs/{run_id}"
-        return f"runs:/{run_id}"
+        """The run's page in the MLflow UI at `ui_url`, for a click from the Dagster UI."""
+        return f"{self.ui_url}/#/experiments/{self.experiment_id()}/runs/{run_id}"
+
+    def artifact_link(self, run_id: str, path: str) -> str:
+        """One artifact of a run opened in the MLflow UI's viewer (HTML renders there, plots and all)."""
+        return f"{self.run_link(run_id)}/artifactPath/{path}"

@@ -27,6 +27,12 @@ def test_bad_setting_is_one_clear_line(env, message):
     assert done.stderr.strip() == message
 
 
+def test_an_mlflow_ui_address_without_a_port_is_one_clear_line(tmp_path):
+    done = workbench("mlflow-ui", WORKBENCH_HOME=str(tmp_path), WORKBENCH_MLFLOW_UI_URL="mlflow.example")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "workbench: WORKBENCH_MLFLOW_UI_URL must look like http://127.0.0.1:5000 to be served here, got 'mlflow.example'"
+
+
 def test_unknown_command_is_refused_by_argparse():
     done = workbench("materialise")
     assert done.returncode == 2 and "invalid choice: 'materialise'" in done.stderr

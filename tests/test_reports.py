@@ -52,8 +52,10 @@ def test_the_report_asset_keeps_the_notebook_and_its_html_and_logs_the_html_to_t
     assert meta["html_sha256"] == hashlib.sha256(html.read_bytes()).hexdigest()
     assert meta["parameters"] == {"measure": MEASURE, "model_name": f"caregap_{MEASURE}", "model_version": 1, "workbench_home": str(home),
                                   "train_months": [f"2025-{m:02d}" for m in range(1, 9)], "validation_months": ["2025-09", "2025-10", "2025-11"]}
-    run_id = meta["mlflow_run"].removeprefix("runs:/")
+    run_id = resources["model_registry"].version(MEASURE, "champion").run_id
+    assert meta["mlflow_run"] == resources["model_registry"].run_link(run_id)
     assert meta["mlflow_artifact"] == f"runs:/{run_id}/reports/validation_report.html"
+    assert meta["report"] == f"{meta['mlflow_run']}/artifactPath/reports/validation_report.html"
     assert [a.path for a in resources["model_registry"].client().list_artifacts(run_id, "reports")] == ["reports/validation_report.html"]
     page = html.read_text()
     assert all(f">{title.removeprefix('## ')}<" in page for title in SECTIONS) and "review_split(" not in page, "readers see outputs, not code"
@@ -71,10 +73,15 @@ def test_the_executed_report_shows_every_section_with_figures_and_no_error_warni
 
 
 def test_the_monitoring_report_asset_keeps_notebook_and_html_per_scored_month():
-    home, _ = reviewed_model()
-    reports = monitoring_reports()
+    home, resources = reviewed_model()
+    reports, registry = monitoring_reports(), resources["model_registry"]
+    run_id = registry.version(MEASURE, "champion").run_id
     assert list(reports) == list(SCORED_MONTHS)
+    logged = {a.path for month in SCORED_MONTHS for a in registry.client().list_artifacts(run_id, f"reports/monitoring/{month}")}
+    assert logged == {f"reports/monitoring/{month}/monitoring_report.html" for month in SCORED_MONTHS}, "each month's HTML on the scoring version's run"
     for month, meta in reports.items():
+        assert meta["model"] == f"caregap_{MEASURE} v1"
+        assert meta["report"] == registry.artifact_link(run_id, f"reports/monitoring/{month}/monitoring_report.html")
         html, notebook = Path(meta["html"]), Path(meta["notebook"])
         assert html.parent == notebook.parent == home / "reports" / "monitoring" / MEASURE / month
         assert (html.name, notebook.name) == ("monitoring_report.html", "monitoring_report.ipynb")

@@ -2,6 +2,7 @@
 validation report renders in a real browser (headless Chromium).
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -10,12 +11,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from definitions import defs
-from tests.report_state import validation_report
+from tests.report_state import reviewed_model, validation_report
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }"
@@ -34,33 +37,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def serving(command: list[str], env: dict[str, str], probe: str) -> Iterator[None]:
+    """A server process of the project's own, up once `probe` answers, stopped on the way out."""
+    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(probe, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"{Path(command[0]).name} did not answer {probe} within 90 s")
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory):
     """The webserver on a state folder of its own, so the runs it launches touch nothing else."""
     home = tmp_path_factory.mktemp("ui-home")
     (home / "dagster").mkdir()
     (home / "dagster" / "dagster.yaml").write_text(INSTANCE)
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-webserver")), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env={**os.environ, "WORKBENCH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("dagster-webserver did not answer within 90 s")
+    url = f"http://127.0.0.1:{free_port()}"
+    command = [str(Path(sys.executable).with_name("dagster-webserver")), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", url.rsplit(":", 1)[1]]
+    with serving(command, {"WORKBENCH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}, f"{url}/server_info"):
         yield url, home
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui():
+    """`workbench mlflow-ui` (what `make ui` starts beside Dagster) serving the report state's MLflow store."""
+    home, _ = reviewed_model()
+    url = f"http://127.0.0.1:{free_port()}"
+    with serving([str(Path(sys.executable).with_name("workbench")), "mlflow-ui"], {"WORKBENCH_HOME": str(home), "WORKBENCH_MLFLOW_UI_URL": url},
+                 f"{url}/health"):
+        yield url
 
 
 def graphql(url: str, query: str, variables: dict | None = None) -> dict:
@@ -94,14 +110,31 @@ def test_ui_launches_an_asset_materialization_that_succeeds(webserver):
     assert json.loads((home / "governance" / "lineage.openlineage.json").read_text())
 
 
+def chromium() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.skip("chromium is not installed (.ci/run installs it with apt-get)")
+    return found
+
+
+def test_the_report_link_in_dagster_opens_the_html_in_the_mlflow_ui(mlflow_ui, tmp_path):
+    meta, registry = validation_report(), reviewed_model()[1]["model_registry"]
+    run_id = meta["mlflow_artifact"].split("/")[1]
+    assert meta["report"] == f"{registry.ui_url}/#/experiments/{registry.experiment_id()}/runs/{run_id}/artifactPath/reports/validation_report.html"
+    served = f"{mlflow_ui}/get-artifact?path=reports/validation_report.html&run_uuid={run_id}"
+    with urllib.request.urlopen(served, timeout=30) as response:
+        assert hashlib.sha256(response.read()).hexdigest() == meta["html_sha256"], "the server hands out the very report Dagster recorded"
+    page = mlflow_ui + meta["report"].removeprefix(registry.ui_url)
+    dom = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=30000", "--dump-dom", page],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    assert "reports/validation_report.html" in dom and 'class="mlflow-html-iframe"' in dom, "the MLflow UI renders the report in its HTML viewer"
+
+
 def test_a_validation_report_renders_in_headless_chromium(tmp_path):
     from PIL import Image
 
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium is not installed (.ci/run installs it with apt-get)")
     shot = tmp_path / "report.png"
-    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2000", f"--screenshot={shot}",
+    subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2000", f"--screenshot={shot}",
                     Path(validation_report()["html"]).as_uri()], check=True, capture_output=True, timeout=120)
     with Image.open(shot) as image:
         pixels = image.convert("RGB")

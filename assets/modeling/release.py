@@ -48,6 +48,6 @@ def release(measure: str, frame: pl.DataFrame, cfg: GateConfig, registry: ModelR
     training_hash = content_hash(data.train)
     run_id, version = log_and_register(registry, measure, data, candidates, chosen, cfg, training_hash, dagster_run_id)
     entry = record_decision(registry, warehouse, audit, measure, version, decision, chosen.gate, triggered_by, dagster_run_id)
-    card = model_card(measure, version, data, chosen, decision, registry.run_link(run_id))
+    card = model_card(measure, version, data, chosen, decision, f"runs:/{run_id}")
     store_model_card(registry, measure, run_id, version, card)
     return Release(data, candidates, chosen, champion, incomparable, decision, training_hash, run_id, version, entry, card)
