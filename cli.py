@@ -13,6 +13,7 @@ import time
 import warnings
 from collections import Counter, defaultdict
 
+from assets.measures import measures
 from assets.policy import PRINCIPAL_TAG
 from resources.access import AccessDenied
 from resources.audit import current_principal, default_path, verify_command
@@ -113,22 +114,41 @@ def _partition_tags(job, which: str | None) -> tuple[dict, str]:
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}, f"{len(keys):,} ({keys[0]} .. {keys[-1]})"
 
 
+def unserved_measures(defs) -> list[str]:
+    """Measures no approved model serves: their first candidate was refused by a gate, so there is nothing to score with."""
+    from resources.model_registry import CHAMPION
+
+    return [m for m in measures() if defs.resources["model_registry"].version(m, CHAMPION) is None]
+
+
+def _served_selection(defs, job, unserved: list[str]) -> list | None:
+    """The job's assets minus those of measures without a model (None: all of them)."""
+    if not unserved:
+        return None
+    return [key for key in job.asset_layer.selected_asset_keys if not set(key.path) & set(unserved)]
+
+
 def materialize_all(instance, defs, announce: bool = False) -> list:
-    """The whole graph in order, each job as one in-process run (partitioned jobs as single-run backfills)."""
-    results = []
+    """The whole graph in order, each job as one in-process run (partitioned jobs as single-run backfills).
+
+    A failed run stops the chain, except a `train` run that failed only for some measures: the others are still scored."""
+    results, unserved = [], []
     for name, unit, which in JOBS:
         job = defs.resolve_job_def(name)
         partition_tags, phrase = _partition_tags(job, which)
         if announce:
-            print(f"{name}: {' '.join(filter(None, (phrase, unit)))} ...", flush=True)
+            print(f"{name}: {' '.join(filter(None, (phrase, unit)))}{' without ' + ', '.join(unserved) if unserved else ''} ...", flush=True)
         results.append(job.execute_in_process(
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             tags={**partition_tags, PRINCIPAL_TAG: current_principal()},
+            asset_selection=_served_selection(defs, job, unserved),
             raise_on_error=False,
         ))
         if not results[-1].success:
-            break
+            unserved = unserved_measures(defs) if name == "train" else []
+            if not unserved or set(unserved) == set(measures()):
+                break
     return results
 
 
@@ -150,7 +170,10 @@ def run(_: argparse.Namespace) -> int:
     for key in latest:
         layers[key.split("/", 1)[0]] += 1
     gold = ", ".join(f"{key.split('/')[1]} {meta.get('dagster/row_count', 0):,}" for key, meta in sorted(latest.items()) if key.startswith("gold/"))
-    print(f"\nCare-gap workbench: {'runs succeeded' if success else 'RUN FAILED'} in {time.perf_counter() - started:.1f} s, peak memory {peak_gib:.2f} GiB")
+    unserved = [] if success else unserved_measures(defs)
+    outcome = "runs succeeded" if success else (f"{', '.join(unserved)} NOT SCORED (no model passed its gates)"
+                                                  if len(results) == len(JOBS) and results[-1].success and unserved else "RUN FAILED")
+    print(f"\nCare-gap workbench: {outcome} in {time.perf_counter() - started:.1f} s, peak memory {peak_gib:.2f} GiB")
     print(f"  source    {defs.resources['feed_source'].describe()}")
     print(f"  assets    {len(latest)} materialized ({', '.join(f'{n} {layer}' for layer, n in sorted(layers.items()))}); {sum(partitions.values()):,} partition materializations")
     print("  rows", *_rows_table(latest), sep="\n")

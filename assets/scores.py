@@ -15,6 +15,7 @@ from assets.policy import PHI_PSEUDONYMISED, column_schema, markdown_table, tags
 from resources.environment import settings
 from resources.io_manager import PARTITION_COLUMN
 from resources.model_registry import CHAMPION, ModelRegistry, model_name
+from resources.warehouse import UnknownTableError, Warehouse
 
 OWNERS = ["team:care-management"]
 SCORE_DESCRIPTIONS = {
@@ -73,15 +74,30 @@ SCORES = [score_asset(measure) for measure in measures()]
                metadata={PARTITION_COLUMN: AS_OF_MONTH, "dagster/column_schema": column_schema({**OUTREACH_SCHEMA, AS_OF_MONTH: pl.String}, {
                    "expected_gaps_closed": "Response rate x summed probability that the member's open gaps persist.",
                    "measures": "Measures with an open gap."})}),
-    ins={s.key.path[-1]: dg.AssetIn(s.key) for s in SCORES},
-    description="The members care managers should call first each month: the top members by expected gaps closed across all "
-                "measures (size WORKBENCH_OUTREACH_SIZE; response rate in assets/measures/measures.yaml).",
+    deps=[s.key for s in SCORES],
+    description="The members care managers should call first each month: the top members by expected gaps closed across the "
+                "measures scored that month (size WORKBENCH_OUTREACH_SIZE; response rate in assets/measures/measures.yaml). A measure "
+                "with no approved model yet is left out and named in the metadata, so one refused model does not stop every call.",
 )
-def outreach(context: dg.AssetExecutionContext, **scores: pl.DataFrame) -> pl.DataFrame:
-    combined = pl.concat(list(scores.values()))
+def outreach(context: dg.AssetExecutionContext, warehouse: Warehouse) -> pl.DataFrame:
+    months = list(context.partition_keys)
+    scores = {m: month_scores(warehouse, m, months) for m in measures()}
+    scored = {m: frame for m, frame in scores.items() if frame is not None and frame.height}
+    if not scored:
+        raise ValueError(f"no measure has scores for {', '.join(months)}: score at least one measure before its outreach list")
+    combined = pl.concat(list(scored.values()))
     rate, size = measure_settings()["outreach_response_rate"], settings().outreach_size
     frames = [outreach_list(combined.filter(pl.col(AS_OF_MONTH) == month), rate, size).with_columns(pl.lit(month).alias(AS_OF_MONTH))
-              for month in context.partition_keys]
+              for month in months]
     frame = pl.concat(frames).cast(OUTREACH_SCHEMA | {AS_OF_MONTH: pl.String})
-    context.add_output_metadata({"members": frame.height, "by_open_gaps": markdown_table(frame.group_by("open_gaps").len().sort("open_gaps"))})
+    context.add_output_metadata({"members": frame.height, "by_open_gaps": markdown_table(frame.group_by("open_gaps").len().sort("open_gaps")),
+                                 "measures_scored": ", ".join(scored), "measures_not_scored": ", ".join(sorted(set(scores) - set(scored))) or "none"})
     return frame
+
+
+def month_scores(warehouse: Warehouse, measure: str, months: list[str]) -> pl.DataFrame | None:
+    """The measure's scores for `months`, or None when it has never been scored (no approved model has served it)."""
+    try:
+        return warehouse.read_table("scores", measure, AS_OF_MONTH, months)
+    except UnknownTableError:
+        return None
