@@ -20,13 +20,18 @@ from resources.audit import current_principal, default_path, verify_command
 from resources.environment import ConfigError, Settings, settings
 from resources.vault import KeyUnavailable
 
-DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+def instance_yaml(s: Settings) -> str:
+    """The local Dagster instance: no telemetry; at most WORKBENCH_MAX_CONCURRENT_RUNS runs in progress (the other runs of a
+    backfill queue), and each concurrency pool (the MLflow registry's is the only one) runs one step at a time."""
+    return ("telemetry:\n  enabled: false\n"
+            f"concurrency:\n  runs:\n    max_concurrent_runs: {s.max_concurrent_runs}\n  pools:\n    default_limit: 1\n")
 
 
 def prepare_state(s: Settings) -> None:
     """Create the state folder and point every tool that writes under $HOME at it."""
     s.dagster_home.mkdir(parents=True, exist_ok=True)
-    (s.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    (s.dagster_home / "dagster.yaml").write_text(instance_yaml(s))
     os.environ.setdefault("DAGSTER_HOME", str(s.dagster_home))
     os.environ.setdefault("MPLCONFIGDIR", str(s.home / "matplotlib"))
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -152,6 +157,13 @@ def materialize_all(instance, defs, announce: bool = False) -> list:
     return results
 
 
+def root_cause(error) -> str:
+    """The innermost error's last line: Dagster wraps what the step raised in errors that only say a step failed."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[-1]
+
+
 def run(_: argparse.Namespace) -> int:
     s = settings()
     prepare_state(s)
@@ -185,7 +197,7 @@ def run(_: argparse.Namespace) -> int:
     print("  next      make ui  ->  http://127.0.0.1:3000   |   make lab  ->  JupyterLab")
     for event in _events(results):
         if event.event_type_value == "STEP_FAILURE":
-            print(f"  FAILED    {event.step_key}: {event.event_specific_data.error.message.strip().splitlines()[-1]}")
+            print(f"  FAILED    {event.step_key}: {root_cause(event.event_specific_data.error)}")
     return 0 if success else 1
 
 
@@ -251,10 +263,15 @@ def mlflow_ui(_: argparse.Namespace) -> int:
     address = urlsplit(s.mlflow_ui_url)
     if address.hostname is None or address.port is None:
         raise ConfigError(f"WORKBENCH_MLFLOW_UI_URL must look like http://127.0.0.1:5000 to be served here, got {s.mlflow_ui_url!r}")
-    s.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
+    artifacts = s.stored("mlflow", "artifacts")
+    if s.on_s3:
+        os.environ.update({"MLFLOW_S3_ENDPOINT_URL": s.s3_endpoint_url} if s.s3_endpoint_url else {})
+    else:
+        s.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
+        artifacts = s.mlflow_artifacts.as_uri()
     mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
     print(f"MLflow UI: {s.mlflow_ui_url}", flush=True)
-    os.execv(mlflow, [mlflow, "server", "--backend-store-uri", s.mlflow_tracking_uri, "--default-artifact-root", s.mlflow_artifacts.as_uri(),
+    os.execv(mlflow, [mlflow, "server", "--backend-store-uri", s.mlflow_tracking_uri, "--default-artifact-root", artifacts,
                       "--no-serve-artifacts", "--host", address.hostname, "--port", str(address.port)])
 
 
