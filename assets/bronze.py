@@ -29,7 +29,7 @@ class Landing:
 
 def land(feed: str, rows: pl.DataFrame, dates: list[date], store: BronzeStore, key: bytes) -> Landing:
     """Write each requested arrival date not yet landed; refuse new files for a landed date."""
-    landed = {m.arrival_date: m for m in store.manifests(feed)}
+    landed = {m.arrival_date: m for m in store.manifests(feed, {d.isoformat() for d in dates})}
     parts = {d: p for (d,), p in rows.partition_by(ARRIVAL_DATE, as_dict=True).items()} if rows.height else {}
     written, skipped = [], []
     for day in dates:

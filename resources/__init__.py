@@ -16,7 +16,7 @@ from resources.warehouse import Warehouse
 
 def feed_source(s: Settings) -> FeedSource:
     if s.feed_source == "landing":
-        return LandingFeedSource(inbox=str(s.inbox_dir))
+        return LandingFeedSource(inbox=s.inbox, s3_endpoint_url=s.s3_endpoint_url)
     if s.feed_source == "fhir":
         return FhirBulkFeedSource(directory=str(s.inbox_dir / "fhir"), arrival_date=s.end_date.isoformat())
     return SyntheticFeedSource(seed=s.seed, members=s.members, months=s.months, end_date=s.end_date.isoformat(), faults=s.faults,
@@ -24,15 +24,17 @@ def feed_source(s: Settings) -> FeedSource:
 
 
 def build_resources(s: Settings | None = None) -> dict[str, Any]:
-    """The resources for the environment in force: local files by default, keys never created in production."""
+    """The resources for the environment in force: local files by default (bronze, warehouse and model artifacts under
+    WORKBENCH_STORAGE_ROOT, which may be an s3:// prefix), keys never created in production."""
     s = s or settings()
-    warehouse = Warehouse(path=str(s.warehouse_path))
+    warehouse = Warehouse(path=s.warehouse_location, s3_endpoint_url=s.s3_endpoint_url)
     return {
         "feed_source": feed_source(s),
-        "bronze_store": BronzeStore(root=str(s.raw_dir)),
+        "bronze_store": BronzeStore(root=s.stored("raw"), s3_endpoint_url=s.s3_endpoint_url),
         "vault": KeyVault(keys_dir=str(s.keys_dir), create_missing=s.environment == "local"),
         "warehouse": warehouse,
         "io_manager": WarehouseIOManager(warehouse=warehouse),
         "audit": audit_trail(s),
-        "model_registry": ModelRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_root=str(s.mlflow_artifacts), ui_url=s.mlflow_ui_url),
+        "model_registry": ModelRegistry(tracking_uri=s.mlflow_tracking_uri, artifact_root=s.stored("mlflow", "artifacts"),
+                                        s3_endpoint_url=s.s3_endpoint_url, ui_url=s.mlflow_ui_url),
     }

@@ -19,6 +19,7 @@ SERVICE_ROLES = ("pipeline_service",)
 SAFE_HARBOR_MAX_AGE = 90
 DATE_SHIFT_DAYS = 180
 RESTRICTED_ZIP3 = "000"
+ROW_FILTER_TABLE = "silver.eligibility"  # where the lines-of-business filter finds each member's line
 
 
 class AccessDenied(PermissionError):
@@ -64,7 +65,7 @@ def row_filter_sql(grant: Grant, columns: list[str]) -> str | None:
     if grant.row_filter != "lines_of_business" or "member_key" not in columns:
         return None
     lines = ", ".join(f"'{line}'" for line in grant.lines_of_business) or "NULL"
-    return f"member_key IN (SELECT member_key FROM silver.eligibility WHERE line_of_business IN ({lines}))"
+    return f"member_key IN (SELECT member_key FROM {ROW_FILTER_TABLE} WHERE line_of_business IN ({lines}))"
 
 
 def member_shift_days(member_key: pl.Expr) -> pl.Expr:

@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from resources.object_store import S3Location, is_s3
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FEED_SOURCES = ("synthetic", "landing", "fhir")
@@ -36,22 +39,59 @@ class Settings:
     mlflow_uri: str | None = None
     mlflow_ui: str | None = None
     outreach_size: int = 500
+    max_concurrent: int = 2  # WORKBENCH_MAX_CONCURRENT: step processes at once in one run (2 cores on the team's machines)
+    max_concurrent_runs: int = 2  # WORKBENCH_MAX_CONCURRENT_RUNS: runs in progress at once on the local instance
+    storage_root: str | None = None  # WORKBENCH_STORAGE_ROOT; None: the state folder
+    inbox_root: str | None = None  # WORKBENCH_INBOX; None: inbox/ in the state folder
+    s3_endpoint_url: str | None = None  # WORKBENCH_S3_ENDPOINT_URL, for an S3-compatible store
 
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
     @property
+    def storage(self) -> str:
+        """Where bronze, the warehouse and model artifacts live: a local folder or an `s3://bucket/prefix`."""
+        return self.storage_root or str(self.home)
+
+    @property
+    def on_s3(self) -> bool:
+        return is_s3(self.storage)
+
+    def stored(self, *parts: str) -> str:
+        """`parts` under the storage root: an s3:// URI, or a local path."""
+        return S3Location.parse(self.storage).uri(*parts) if self.on_s3 else str(Path(self.storage, *parts))
+
+    def _local(self, *parts: str) -> Path:
+        """A path under a local storage root; an s3:// root has none, and saying so beats a path that is not there."""
+        if self.on_s3:
+            raise ConfigError(f"WORKBENCH_STORAGE_ROOT is {self.storage}: {'/'.join(parts)} is an S3 prefix, not a local path")
+        return Path(self.storage, *parts)
+
+    @property
     def raw_dir(self) -> Path:
-        return self.home / "raw"
+        return self._local("raw")
+
+    @property
+    def inbox(self) -> str:
+        """The landing inbox: a local folder or an `s3://` prefix, with one folder per feed."""
+        return self.inbox_root or str(self.home / "inbox")
 
     @property
     def inbox_dir(self) -> Path:
-        return self.home / "inbox"
+        """The inbox as a local folder (the FHIR export is read from one)."""
+        if is_s3(self.inbox):
+            raise ConfigError(f"WORKBENCH_INBOX is {self.inbox}: the FHIR bulk export is read from a local folder only")
+        return Path(self.inbox)
 
     @property
     def warehouse_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
+        return self._local("warehouse.duckdb")
+
+    @property
+    def warehouse_location(self) -> str:
+        """The DuckDB file, or on S3 the prefix under which every table is Parquet objects."""
+        return self.stored("warehouse") if self.on_s3 else str(self.warehouse_path)
 
     @property
     def keys_dir(self) -> Path:
@@ -73,7 +113,7 @@ class Settings:
 
     @property
     def mlflow_artifacts(self) -> Path:
-        return self.home / "mlflow" / "artifacts"
+        return self._local("mlflow", "artifacts")
 
     @property
     def reports_dir(self) -> Path:
@@ -125,6 +165,31 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _location(name: str) -> str | None:
+    """A local folder (resolved) or `s3://bucket[/prefix]` (normalised); None when unset, for the default."""
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    if is_s3(raw):
+        try:
+            return S3Location.parse(raw).uri()
+        except ValueError as err:
+            raise ConfigError(f"{name} must be s3://<bucket>[/<prefix>]: {err}") from None
+    if "://" in raw:
+        raise ConfigError(f"{name} must be a local folder or s3://<bucket>[/<prefix>], got {raw!r}")
+    return str(Path(raw).resolve())
+
+
+def _endpoint_url(name: str) -> str | None:
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    url = urlsplit(raw)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
 def _end_date() -> date:
     raw = os.environ.get("WORKBENCH_END_DATE")
     if not raw:
@@ -151,4 +216,9 @@ def settings() -> Settings:
         mlflow_uri=os.environ.get("WORKBENCH_MLFLOW_URI") or None,
         mlflow_ui=os.environ.get("WORKBENCH_MLFLOW_UI_URL") or None,
         outreach_size=_int("WORKBENCH_OUTREACH_SIZE", 500),
+        max_concurrent=_int("WORKBENCH_MAX_CONCURRENT", 2),
+        max_concurrent_runs=_int("WORKBENCH_MAX_CONCURRENT_RUNS", 2),
+        storage_root=_location("WORKBENCH_STORAGE_ROOT"),
+        inbox_root=_location("WORKBENCH_INBOX"),
+        s3_endpoint_url=_endpoint_url("WORKBENCH_S3_ENDPOINT_URL"),
     )

@@ -14,9 +14,11 @@ from typing import Any
 import dagster as dg
 
 from resources.environment import MLFLOW_UI_DEFAULT
+from resources.object_store import is_s3
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+S3_ENDPOINT_VARIABLE = "MLFLOW_S3_ENDPOINT_URL"  # read by MLflow's S3 artifact store on every transfer
 MODEL_PREFIX = "caregap_"
 
 
@@ -26,10 +28,12 @@ def model_name(measure: str) -> str:
 
 
 class ModelRegistry(dg.ConfigurableResource):
-    """One MLflow tracking store and registry; `artifact_root` is used when the store is a local SQLite file."""
+    """One MLflow tracking store and registry; `artifact_root` (a folder or an s3:// prefix) is where the experiment
+    created on first use keeps its artifacts, reached at `s3_endpoint_url` for an S3-compatible store."""
 
     tracking_uri: str
     artifact_root: str | None = None
+    s3_endpoint_url: str | None = None
     ui_url: str = MLFLOW_UI_DEFAULT
     experiment: str = "caregap-workbench"
 
@@ -38,13 +42,17 @@ class ModelRegistry(dg.ConfigurableResource):
         """The mlflow module pointed at this store (tracking and registry) for the duration of the block.
 
         mlflow keeps the URIs in globals and exports them as environment variables (inherited by every subprocess);
-        both are put back as they were, so nothing outside the block talks to this store by accident.
+        both are put back as they were, so nothing outside the block talks to this store by accident. The S3 endpoint
+        reaches MLflow only as an environment variable, so it is set for the block and put back the same way: artifact
+        transfers belong inside a session.
         """
         import mlflow
 
         if self.tracking_uri.startswith("sqlite:///"):
             Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        prior = {name: os.environ.get(name) for name in URI_VARIABLES}
+        prior = {name: os.environ.get(name) for name in (*URI_VARIABLES, S3_ENDPOINT_VARIABLE)}
+        if self.s3_endpoint_url:
+            os.environ[S3_ENDPOINT_VARIABLE] = self.s3_endpoint_url
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         try:
@@ -69,7 +77,7 @@ class ModelRegistry(dg.ConfigurableResource):
         found = client.get_experiment_by_name(self.experiment)
         if found is not None:
             return found.experiment_id
-        location = Path(self.artifact_root).resolve().as_uri() if self.artifact_root else None
+        location = self.artifact_root if not self.artifact_root or is_s3(self.artifact_root) else Path(self.artifact_root).resolve().as_uri()
         return client.create_experiment(self.experiment, artifact_location=location, tags={"project": "caregap-workbench"})
 
     def version(self, measure: str, alias: str) -> Any | None:

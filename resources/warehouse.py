@@ -3,6 +3,9 @@
 All reads go through this resource and its access policy (resources/access.py): the acting principal
 (`principal`, else WORKBENCH_PRINCIPAL) must be allowed the table, sees only its granted rows, in the
 form its role allows; denials and reads by people are written to the audit trail.
+
+`path` is the DuckDB file; an `s3://` path keeps every table as Parquet objects under it instead
+(resources/parquet_tables.py), read through an in-memory DuckDB connection, so the same SQL and policy apply.
 """
 
 from collections.abc import Iterator
@@ -13,8 +16,10 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from resources.access import AccessDenied, Grant, authorize, grant_for, restrict, row_filter_sql
+from resources.access import ROW_FILTER_TABLE, AccessDenied, Grant, authorize, grant_for, restrict, row_filter_sql
 from resources.audit import audit_trail, current_principal
+from resources.object_store import ObjectStore, is_s3
+from resources.parquet_tables import ParquetTables, numbered, referenced_tables
 
 
 class UnknownTableError(LookupError):
@@ -24,6 +29,11 @@ class UnknownTableError(LookupError):
 class Warehouse(dg.ConfigurableResource):
     path: str
     principal: str | None = None
+    s3_endpoint_url: str | None = None
+
+    def _objects(self) -> ParquetTables | None:
+        """The tables' Parquet objects when `path` is on S3; None for the local DuckDB file."""
+        return ParquetTables(ObjectStore.at(self.path, self.s3_endpoint_url)) if is_s3(self.path) else None
 
     def _grant(self) -> Grant:
         return grant_for(self.principal or current_principal())
@@ -43,15 +53,34 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only and Path(self.path).exists())
-        try:
-            yield con
-        finally:
-            con.close()
+        """The DuckDB file under an inter-process lock held as long as the connection (shared to read, exclusive to
+        write): DuckDB refuses a second process while one writes, so parallel steps queue here for the I/O only."""
+        from resources.file_lock import held, lock_path
+
+        path = Path(self.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        read_only = read_only and path.exists()
+        with held(lock_path(path), shared=read_only):
+            con = duckdb.connect(self.path, read_only=read_only)
+            try:
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def _reading(self, *tables: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The DuckDB file read-only; on S3 an in-memory connection with views over `tables` (every table if none)."""
+        if (objects := self._objects()) is None:
+            with self.connect(read_only=True) as con:
+                yield con
+        else:
+            with objects.connect(tables) as con:
+                yield con
 
     def write_table(self, schema: str, name: str, frame: pl.DataFrame) -> None:
         """Replace `schema.name` with `frame` in one transaction."""
+        if objects := self._objects():
+            return objects.write_table(schema, name, frame)
         with self.connect() as con:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             con.register("incoming", frame.to_arrow())
@@ -59,6 +88,8 @@ class Warehouse(dg.ConfigurableResource):
 
     def write_partitions(self, schema: str, name: str, frame: pl.DataFrame, column: str, keys: list[str]) -> None:
         """Replace the rows of the given partitions (values of `column`) and keep every other partition."""
+        if objects := self._objects():
+            return objects.write_partitions(schema, name, frame, column, keys)
         with self.connect() as con:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             con.register("incoming", frame.to_arrow())
@@ -70,21 +101,25 @@ class Warehouse(dg.ConfigurableResource):
 
     def append(self, schema: str, name: str, frame: pl.DataFrame, sequence: str) -> pl.DataFrame:
         """Append rows to an append-only table, numbering them in `sequence` after the last; returns the rows as stored."""
+        if objects := self._objects():
+            return objects.append(schema, name, frame, sequence)
         table = f'"{schema}"."{name}"'
-        shaped = frame.with_columns(pl.lit(0, pl.Int64).alias(sequence)).select(sequence, pl.exclude(sequence))
+        shaped = numbered(frame, sequence, 0)
         with self.connect() as con:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             con.register("incoming", shaped.to_arrow())
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM incoming LIMIT 0")
             con.execute("BEGIN")
             last = con.execute(f'SELECT coalesce(max("{sequence}"), 0) FROM {table}').fetchone()[0]
-            numbered = shaped.with_columns(pl.int_range(last + 1, last + 1 + frame.height, dtype=pl.Int64).alias(sequence))
-            con.register("incoming", numbered.to_arrow())
+            rows = numbered(frame, sequence, last)
+            con.register("incoming", rows.to_arrow())
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
             con.execute("COMMIT")
-        return numbered
+        return rows
 
     def tables(self) -> list[str]:
+        if objects := self._objects():
+            return objects.tables()
         if not Path(self.path).exists():
             return []
         with self.connect(read_only=True) as con:
@@ -97,7 +132,7 @@ class Warehouse(dg.ConfigurableResource):
         if qualified not in (known := self.tables()):
             raise UnknownTableError(f"warehouse has no table {qualified}; it has: {', '.join(known) or 'none'}")
         grant = self._authorized(qualified)
-        with self.connect(read_only=True) as con:
+        with self._reading(qualified, *([ROW_FILTER_TABLE] if grant.row_filter else [])) as con:
             columns = [r[0] for r in con.execute(f'DESCRIBE "{schema}"."{name}"').fetchall()]
             where = [f'"{column}" IN (SELECT unnest($keys))'] if column is not None else []
             where += [clause] if (clause := row_filter_sql(grant, columns)) else []
@@ -112,5 +147,5 @@ class Warehouse(dg.ConfigurableResource):
         if grant.role not in ("pipeline_service", "governance"):
             self._audit(grant, "deny", "warehouse:sql", "ad-hoc SQL is reserved to the pipeline service and governance")
             raise AccessDenied(f"{grant.principal} ({grant.role}) may not run ad-hoc SQL; read tables with read_table")
-        with self.connect(read_only=True) as con:
+        with self._reading(*referenced_tables(sql)) as con:
             return con.execute(sql, params or None).pl()

@@ -2,6 +2,8 @@
 
 The run key is the day plus the content hashes of its new files, so each delivery is ingested once; a
 file for a day that has already landed is left for bronze to refuse loudly (bronze is immutable).
+The inbox (WORKBENCH_INBOX) may be an `s3://` prefix: its objects are listed and read through dagster-aws's
+S3Resource into a temporary copy, and judged by exactly the same rules.
 """
 
 import hashlib
@@ -11,14 +13,17 @@ import dagster as dg
 
 from resources.bronze_store import BronzeStore
 from resources.environment import settings
-from resources.feeds.landing import LandingFile, StrayFiles, scan_inbox
+from resources.feeds.landing import LandingFile, StrayFiles, scan_inbox, staged_inbox
 
 REASON_TAG = "workbench/reason"
 
 
 def new_files(files: list[LandingFile], store: BronzeStore) -> dict[str, list[LandingFile]]:
     """Files whose name is not yet in the bronze manifest of their feed and arrival day, by arrival day."""
-    landed = {(m.feed, m.arrival_date): set(m.source_files) for feed in {f.feed for f in files} for m in store.manifests(feed)}
+    days: dict[str, set[str]] = defaultdict(set)
+    for f in files:
+        days[f.feed].add(f.arrival_date.isoformat())
+    landed = {(m.feed, m.arrival_date): set(m.source_files) for feed, dates in days.items() for m in store.manifests(feed, dates)}
     by_day: dict[str, list[LandingFile]] = defaultdict(list)
     for f in files:
         if f.path.name not in landed.get((f.feed, f.arrival_date.isoformat()), set()):
@@ -36,14 +41,15 @@ def run_key(day: str, files: list[LandingFile]) -> str:
 def landing_arrivals(context: dg.SensorEvaluationContext, bronze_store: BronzeStore):
     s = settings()
     if s.feed_source != "landing":
-        return dg.SkipReason(f"feed source is {s.feed_source}; this sensor watches {s.inbox_dir} when WORKBENCH_FEED_SOURCE=landing")
+        return dg.SkipReason(f"feed source is {s.feed_source}; this sensor watches {s.inbox} when WORKBENCH_FEED_SOURCE=landing")
     try:
-        files = scan_inbox(s.inbox_dir)
+        with staged_inbox(s.inbox, s.s3_endpoint_url) as folder:
+            files = scan_inbox(folder, shown_as=s.inbox)
     except StrayFiles as stray:
         return dg.SkipReason(str(stray))
     pending = new_files(files, bronze_store)
     if not pending:
-        return dg.SkipReason(f"no new files in {s.inbox_dir} ({len(files)} already landed)")
+        return dg.SkipReason(f"no new files in {s.inbox} ({len(files)} already landed)")
     valid_days = set(context.repository_def.get_job("ingest").partitions_def.get_partition_keys()) if context.repository_def else None
     requests, skipped = [], []
     for day, day_files in sorted(pending.items()):

@@ -24,7 +24,7 @@ os.environ.update({
 })
 for name in ("WORKBENCH_FEED_SOURCE", "WORKBENCH_ENV", "WORKBENCH_FAULTS", "WORKBENCH_RAW_KEY", "WORKBENCH_PSEUDONYM_KEY",
              "WORKBENCH_PRINCIPAL", "WORKBENCH_AUDIT_KEY", "MLFLOW_TRACKING_URI", "WORKBENCH_MLFLOW_URI",
-             "WORKBENCH_OUTREACH_SIZE"):
+             "WORKBENCH_OUTREACH_SIZE", "WORKBENCH_STORAGE_ROOT", "WORKBENCH_INBOX", "WORKBENCH_S3_ENDPOINT_URL"):
     os.environ.pop(name, None)
 (SESSION_HOME / "dagster").mkdir(parents=True, exist_ok=True)
 (SESSION_HOME / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

@@ -69,5 +69,6 @@ def champion_metrics(registry: ModelRegistry, measure: str, data: Split, cfg: Ga
 def store_model_card(registry: ModelRegistry, measure: str, run_id: str, version: int, card: str) -> None:
     """The card as the version's description (shown by the MLflow UI) and as `model_card.md` in its run."""
     client = registry.client()
-    client.log_text(run_id, card, "model_card.md")
+    with registry.session():
+        client.log_text(run_id, card, "model_card.md")
     client.update_model_version(model_name(measure), str(version), description=card)

@@ -88,18 +88,21 @@ class SyntheticFeedSource(FeedSource):
 
 
 class LandingFeedSource(FeedSource):
-    """Files dropped into `<inbox>/<feed>/` (CSV, Parquet, NDJSON), as a production landing zone delivers them."""
+    """Files dropped into `<inbox>/<feed>/` (CSV, Parquet, NDJSON), as a production landing zone delivers them; the inbox
+    is a local folder or an `s3://` prefix (read through a temporary local copy of the requested days' files)."""
 
     inbox: str
+    s3_endpoint_url: str | None = None
 
     def describe(self) -> str:
         return f"landing directory {self.inbox}"
 
     def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
-        from resources.feeds.landing import read_inbox
+        from resources.feeds.landing import read_inbox, staged_inbox
 
-        rows, rejections = read_inbox(Path(self.inbox), feed, arrival_dates)
-        return FeedDelivery(rows, [f"{r.file}: {r.reason}" for r in rejections])
+        with staged_inbox(self.inbox, self.s3_endpoint_url, feed, arrival_dates) as folder:
+            rows, rejections = read_inbox(folder, feed, arrival_dates)
+        return FeedDelivery(rows, [f"{self.inbox}/{r.file.relative_to(folder).as_posix()}: {r.reason}" for r in rejections])
 
 
 class FhirBulkFeedSource(FeedSource):

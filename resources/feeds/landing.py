@@ -7,6 +7,7 @@ with a one-line reason and left where it is, so the sender can fix and resend it
 Files outside the known feed folders (and `fhir/`, the FHIR export's own folder) raise `StrayFiles`: a misrouted
 delivery would otherwise never land, unseen.
 Dot-files are skipped, as upload tools write in-flight files under a leading dot.
+An inbox may also be an `s3://` prefix: `staged_inbox` copies its objects into a temporary folder, so the same rules apply.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
+import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -25,6 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from resources.feeds.contract import ARRIVAL_DATE, FEEDS, RAW_LINEAGE, SOURCE_FILE, SOURCE_LINE, contract
+from resources.object_store import ObjectStore, is_s3
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 _DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2}|\d{8})(?!\d)")
@@ -57,15 +63,19 @@ class Rejection:
     reason: str
 
 
-def arrival_date_of(path: Path) -> date:
-    """The delivery date the sender put in the file name (YYYY-MM-DD or YYYYMMDD), else the file's UTC mtime date."""
-    for match in _DATE_IN_NAME.finditer(path.name):
+def arrival_date_from(name: str, modified: datetime) -> date:
+    """The delivery date the sender put in the file name (YYYY-MM-DD or YYYYMMDD), else the UTC date it was last modified."""
+    for match in _DATE_IN_NAME.finditer(name):
         text = match.group(1).replace("-", "")
         try:
             return date(int(text[:4]), int(text[4:6]), int(text[6:]))
         except ValueError:
             continue
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).date()
+    return modified.astimezone(timezone.utc).date()
+
+
+def arrival_date_of(path: Path) -> date:
+    return arrival_date_from(path.name, datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc))
 
 
 def _sha256(path: Path) -> str:
@@ -93,17 +103,51 @@ def _outside_feeds(parts: tuple[str, ...]) -> bool:
     return len(parts) < 2 or parts[0] not in (*FEEDS, *OTHER_SOURCES)
 
 
-def scan_inbox(inbox: Path) -> list[LandingFile]:
+def scan_inbox(inbox: Path, shown_as: str | None = None) -> list[LandingFile]:
     """Every file under a known feed folder, ordered by feed, arrival date and name.
 
     Raises StrayFiles if any file lies outside the feed folders (unknown folder or inbox root), naming them,
-    because a delivery nobody reads is worse than a loud sensor error; files are never moved.
+    because a delivery nobody reads is worse than a loud sensor error; files are never moved. `shown_as` names the
+    inbox in that message when `inbox` is a staged copy.
     """
     stray = [p.relative_to(inbox).as_posix() for p in _visible_files(inbox) if _outside_feeds(p.relative_to(inbox).parts)]
     if stray:
-        raise StrayFiles(f"inbox {inbox} has files outside the feed folders ({', '.join(FEEDS)}): {', '.join(stray)}")
+        raise StrayFiles(f"inbox {shown_as or inbox} has files outside the feed folders ({', '.join(FEEDS)}): {', '.join(stray)}")
     files = [f for feed in FEEDS for f in _feed_files(inbox, feed)]
     return sorted(files, key=lambda f: (FEEDS.index(f.feed), f.arrival_date, f.path.name))
+
+
+@contextmanager
+def staged_inbox(inbox: str, endpoint_url: str | None = None, feed: str | None = None,
+                 arrival_dates: set[date] | None = None) -> Iterator[Path]:
+    """The inbox as a local folder. A local inbox is itself; an `s3://` inbox's objects (all, or one feed's for some
+    arrival days) are copied into a private temporary folder that is deleted when the block ends, each file stamped with
+    its object's last-modified time, so arrival dates, stray files, hashes and reading all follow the rules above.
+
+    Objects are only read, never moved or deleted. Like the local scan, which hashes every file, a whole-inbox stage
+    reads every object: an inbox that keeps years of deliveries should archive them elsewhere.
+    """
+    if not is_s3(inbox):
+        yield Path(inbox)
+        return
+    store = ObjectStore.at(inbox, endpoint_url)
+    with tempfile.TemporaryDirectory(prefix="workbench-inbox-") as folder:
+        for obj in store.list(*([feed] if feed else [])):
+            key = f"{feed}/{obj.key}" if feed else obj.key
+            wanted = arrival_dates is None or arrival_date_from(key.rsplit("/", 1)[-1], obj.modified) in arrival_dates
+            if wanted and not key.endswith("/"):
+                _stage(store, key, obj.modified, Path(folder), inbox)
+        yield Path(folder)
+
+
+def _stage(store: ObjectStore, key: str, modified: datetime, folder: Path, inbox: str) -> None:
+    """One object copied to its key's path under `folder`; a key that could climb out of the folder is refused."""
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise StrayFiles(f"inbox {inbox} has an object whose key is not a plain path: {key}")
+    target = folder / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(store.get(key))
+    os.utime(target, (modified.timestamp(), modified.timestamp()))
 
 
 def file_format(path: Path) -> tuple[str, bool]:
