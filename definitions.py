@@ -23,6 +23,7 @@ from checks.bronze import FRESHNESS_CHECKS  # noqa: E402
 from checks.gold import GOLD_CHECKS  # noqa: E402
 from checks.silver import SILVER_CHECKS  # noqa: E402
 from resources import build_resources  # noqa: E402
+from resources.environment import Settings, settings  # noqa: E402
 from sensors import SENSORS  # noqa: E402
 
 INGEST = dg.define_asset_job(
@@ -53,14 +54,23 @@ SCORE = dg.define_asset_job(
 )
 
 
+def step_executor(s: Settings) -> dg.ExecutorDefinition:
+    """Every step in a process of its own, at most WORKBENCH_MAX_CONCURRENT at once: independent assets and the runs of a
+    backfill compute in parallel and wait only for the warehouse file's lock and the MLflow pool. In-process runs
+    (`workbench run`, tests) ignore it."""
+    return dg.multiprocess_executor.configured({"max_concurrent": s.max_concurrent})
+
+
 def build_definitions() -> dg.Definitions:
     """The code location with resources for the environment in force now (tests build one per state folder)."""
+    s = settings()
     return dg.Definitions(
         assets=[*RAW_FEEDS, *BRONZE_FEEDS, *SILVER_FEEDS, *GOLD, *MODELS, promotion_ledger, *VALIDATION_REPORTS, *SCORES, outreach, *MONITORS, *MONITORING_REPORTS, lineage_export],
         asset_checks=[*FRESHNESS_CHECKS, *SILVER_CHECKS, *GOLD_CHECKS],
         jobs=[INGEST, GOLD_MONTHS, TRAIN, SCORE, rollback_job],
         sensors=SENSORS,
-        resources=build_resources(),
+        resources=build_resources(s),
+        executor=step_executor(s),
     )
 
 

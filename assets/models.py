@@ -23,6 +23,9 @@ from resources.warehouse import Warehouse
 
 OWNERS = ["team:ml-platform"]
 GOLD_INS = {"features": dg.AssetIn(["gold", "features"]), "labels": dg.AssetIn(["gold", "labels"])}
+# Steps that write the MLflow registry take turns: two processes creating a fresh SQLite store fail (alembic migrations
+# race), and promotions and rollbacks of a champion alias never interleave. The instance limits it to 1 (cli.instance_yaml, deploy/).
+MLFLOW_POOL = "mlflow_registry"
 
 
 def _truth_ceiling(feed_source: FeedSource, vault: KeyVault, measure: str, validation: pl.DataFrame) -> float | None:
@@ -40,6 +43,7 @@ def model_asset(measure: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key, ins=GOLD_INS, group_name="models", owners=OWNERS, kinds={"mlflow", "scikitlearn", "pytorch"}, tags=tags("models", PHI_NONE),
+        pool=MLFLOW_POOL,
         check_specs=gate_check_specs(key),
         description=f"{title}: logistic, gradient-boosted and PyTorch models trained on earlier as-of months and judged on the latest "
                     f"labelled ones; the best is registered as a version of `{model_name(measure)}` in MLflow and becomes `champion` only "
@@ -99,7 +103,7 @@ class RollbackConfig(dg.Config):
     reason: str
 
 
-@dg.op(description="Move `champion` back to the previous approved version through the promotion ledger, and record why.")
+@dg.op(description="Move `champion` back to the previous approved version through the promotion ledger, and record why.", pool=MLFLOW_POOL)
 def roll_back_champion(context: dg.OpExecutionContext, config: RollbackConfig, model_registry: ModelRegistry, warehouse: Warehouse,
                        audit: AuditTrail) -> None:
     from assets.modeling.promotion import NoPreviousVersion, rollback

@@ -6,6 +6,7 @@ created on first use with owner-only permissions under the state folder's `keys/
 
 import base64
 import os
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -35,6 +36,23 @@ def key_file(name: str, keys_dir: Path) -> Path:
     return keys_dir / f"{name.lower()}.key"
 
 
+def _create_key_file(path: Path) -> None:
+    """A fresh key at `path` (0600) unless another process got there first. Parallel steps may all need a key on first
+    use, so it is written to a private temporary file and linked into place: `path` never exists half-written, and
+    every process ends up reading the one key that won."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(base64.b64encode(os.urandom(32)).decode())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(temporary)
+
+
 def load_key(name: str, keys_dir: Path, create: bool) -> bytes:
     """The key from env var `name`, else from `keys_dir/<name>.key` (created 0600 when `create`)."""
     if raw := os.environ.get(name):
@@ -44,10 +62,7 @@ def load_key(name: str, keys_dir: Path, create: bool) -> bytes:
         return decode_key(path.read_text().strip(), str(path))
     if not create:
         raise KeyUnavailable(f"key {name} is missing: set the environment variable {name} (32 bytes, base64)")
-    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(base64.b64encode(os.urandom(32)).decode())
+    _create_key_file(path)
     return decode_key(path.read_text().strip(), str(path))
 
 

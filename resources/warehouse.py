@@ -18,6 +18,7 @@ import polars as pl
 
 from resources.access import ROW_FILTER_TABLE, AccessDenied, Grant, authorize, grant_for, restrict, row_filter_sql
 from resources.audit import audit_trail, current_principal
+from resources.file_lock import held, lock_path
 from resources.object_store import ObjectStore, is_s3
 from resources.parquet_tables import ParquetTables, numbered, referenced_tables
 
@@ -55,8 +56,6 @@ class Warehouse(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """The DuckDB file under an inter-process lock held as long as the connection (shared to read, exclusive to
         write): DuckDB refuses a second process while one writes, so parallel steps queue here for the I/O only."""
-        from resources.file_lock import held, lock_path
-
         path = Path(self.path)
         path.parent.mkdir(parents=True, exist_ok=True)
         read_only = read_only and path.exists()
