@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -39,8 +40,9 @@ def free_port() -> int:
 
 @contextmanager
 def serving(command: list[str], env: dict[str, str], probe: str) -> Iterator[None]:
-    """A server process of the project's own, up once `probe` answers, stopped on the way out."""
-    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """A server process of the project's own in a process group of its own, up once `probe` answers, stopped with its children."""
+    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -53,7 +55,7 @@ def serving(command: list[str], env: dict[str, str], probe: str) -> Iterator[Non
             pytest.fail(f"{Path(command[0]).name} did not answer {probe} within 90 s")
         yield
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # the whole group: `make` and the code servers or kernels the server started
         server.wait(timeout=30)
 
 
