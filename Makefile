@@ -48,10 +48,9 @@ lab: $(STAMP)
 	exec $(BIN)/jupyter lab --ip 127.0.0.1 --port $$port --ServerApp.port_retries=0 --no-browser --notebook-dir notebooks \
 		--IdentityProvider.token=$$token $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# Every benchmark against its peer as one table; BENCH_QUICK=1 for a smoke run (scales: bench/__main__.py).
 bench: $(STAMP)
-	$(BIN)/python -m bench.feature_build
-	$(BIN)/python -m bench.model_serving
-	$(BIN)/python -m bench.drift_statistics
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(WORKBENCH_HOME)

@@ -2,15 +2,16 @@
 
 Runs inside the benchmark's own virtualenv (Evidently never enters the project environment), so it imports only
 pandas and Evidently. Prints one JSON line: seconds for the report (`Dataset.from_pandas` + `Report.run`), peak RSS
-(resource ru_maxrss) at the end and once both files were loaded, and Evidently's PSI per column.
+(VmHWM: ru_maxrss would start from the parent's size) at the end and once both files were loaded, and Evidently's PSI
+per column.
 
     <venv>/bin/python bench/drift_peer_evidently.py reference.parquet current.parquet '{"numeric": [...], "categorical": [...]}'
 """
 
 import json
-import resource
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 from evidently import DataDefinition, Dataset, Report
@@ -18,7 +19,8 @@ from evidently.presets import DataDriftPreset
 
 
 def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 def main() -> None:

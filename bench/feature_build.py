@@ -9,8 +9,6 @@ days under the same visibility rule) in DuckDB SQL on identical data; outputs ar
 
 import argparse
 import os
-import resource
-import time
 from datetime import date, timedelta
 
 import duckdb
@@ -20,6 +18,8 @@ from assets.conform import split_feed
 from assets.events import Silver, tagged_events
 from assets.features import UTILISATION, WINDOWS, build_features, utilisation
 from assets.pit import add_months, month_end, visible
+from bench.measure import timed
+from bench.table import Row, load_average, markdown, times
 from resources.feeds.contract import FEEDS, contract
 from resources.feeds.faults import FaultConfig, inject_faults
 from resources.feeds.synthetic import SyntheticConfig, generate_feed
@@ -52,10 +52,29 @@ def duckdb_utilisation(claims: pl.DataFrame, as_of: date) -> pl.DataFrame:
         return con.execute(sql).pl()
 
 
-def timed(fn, *args):
-    start = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - start
+def rows(members: int, months: int, as_of_months: int) -> list[Row]:
+    """Feature-build throughput over the latest as-of months, and the utilisation block against its DuckDB peer."""
+    silver = silver_plan(members, months, date(2026, 6, 30))
+    events = tagged_events(silver).collect().lazy()
+    keys = [add_months(date(2026, 6, 1), -i).isoformat() for i in range(as_of_months)]
+    load = load_average()
+    built, feature_s = timed(lambda: sum(build_features(silver, events, month_end(key)).height for key in keys))
+    claims = silver.medical_claims.collect()
+    as_of = month_end(keys[0])
+    peer_load = load_average()
+    ours, ours_s = timed(lambda: utilisation(visible(claims.lazy(), as_of, "service_date"), as_of).collect())
+    peer, peer_s = timed(duckdb_utilisation, claims, as_of)
+    columns = [f"{k}_{d}d" for k in UTILISATION for d in WINDOWS]
+    same = ours.select("member_key", *columns).sort("member_key").cast({c: pl.Int64 for c in columns}).equals(
+        peer.select("member_key", *columns).sort("member_key").cast({c: pl.Int64 for c in columns}))
+    plan = f"{members:,} members, {months} months"
+    return [
+        Row(f"feature build ({plan}, {len(keys)} as-of months): member-months/s", f"{built / feature_s:,.0f} ({built:,} in {feature_s:.1f} s)",
+            load=load),
+        Row(f"utilisation block, one as-of month ({ours.height:,} members): polars lazy against the same SQL in DuckDB "
+            f"(outputs {'equal' if same else 'DIFFER'})", f"{ours_s:.3f} s", f"{peer_s:.3f} s (DuckDB {duckdb.__version__})",
+            times(ours_s, peer_s), load=peer_load, peer_load=peer_load),
+    ]
 
 
 def main() -> None:
@@ -64,35 +83,7 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--as-of-months", type=int, default=12)
     args = parser.parse_args()
-    end = date(2026, 6, 30)
-    silver, build_s = timed(silver_plan, args.members, args.months, end)
-    events, events_s = timed(lambda: tagged_events(silver).collect().lazy())
-    months = [add_months(date(2026, 6, 1), -i).isoformat() for i in range(args.as_of_months)]
-    rows, feature_s = 0, 0.0
-    for key in months:
-        frame, seconds = timed(build_features, silver, events, month_end(key))
-        rows, feature_s = rows + frame.height, feature_s + seconds
-    claims = silver.medical_claims.collect()
-    as_of = month_end(months[0])
-    ours, ours_s = timed(lambda: utilisation(visible(claims.lazy(), as_of, "service_date"), as_of).collect())
-    peer, peer_s = timed(duckdb_utilisation, claims, as_of)
-    columns = [f"{k}_{d}d" for k in UTILISATION for d in WINDOWS]
-    same = ours.select("member_key", *columns).sort("member_key").cast({c: pl.Int64 for c in columns}).equals(
-        peer.select("member_key", *columns).sort("member_key").cast({c: pl.Int64 for c in columns}))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"\n## Feature build ({args.members:,} members, {args.months} months of history, {os.cpu_count()} cores)\n")
-    print("| measure | value |\n|---|---|")
-    print(f"| silver rows (5 feeds) | {sum(f.select(pl.len()).collect().item() for f in vars(silver).values()):,} |")
-    print(f"| synthetic plan + conform to silver | {build_s:.1f} s |")
-    print(f"| tag events with code sets (once per snapshot) | {events_s:.2f} s |")
-    print(f"| build_features, {len(months)} as-of months | {feature_s:.1f} s ({rows:,} member-months) |")
-    print(f"| **throughput** | **{rows / feature_s:,.0f} member-months/s** |")
-    print(f"| peak memory | {peak:.2f} GiB |")
-    print(f"\n### Peer: utilisation block, one as-of month ({ours.height:,} members)\n")
-    print("| implementation | seconds | ratio |\n|---|---|---|")
-    print(f"| workbench (polars lazy) | {ours_s:.3f} | 1.00 |")
-    print(f"| DuckDB 1.5 SQL (peer) | {peer_s:.3f} | {peer_s / ours_s:.2f} |")
-    print(f"\noutputs equal: {same}")
+    print(markdown(rows(args.members, args.months, args.as_of_months)))
 
 
 if __name__ == "__main__":

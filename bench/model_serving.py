@@ -23,9 +23,11 @@ from assets.modeling.dataset import FEATURE_COLUMNS, model_input, training_frame
 from assets.modeling.families import FAMILIES
 from assets.modeling.gates import GateConfig
 from assets.modeling.pyfunc import log_care_gap_model
-from assets.modeling.training import fit_candidate, split
+from assets.modeling.training import Split, fit_candidate, split
 from assets.pit import add_months, month_end
-from bench.feature_build import silver_plan, timed
+from bench.feature_build import silver_plan
+from bench.measure import timed
+from bench.table import Row, load_average, markdown, times
 from resources.model_registry import ModelRegistry
 
 MEASURE = "colorectal_cancer_screening"
@@ -48,14 +50,47 @@ def percentiles(seconds: list[float]) -> str:
     return f"{p50:.1f} / {p95:.1f} / {p99:.1f}"
 
 
-def latency(predict, rows: pl.DataFrame) -> list[float]:
+def latency(predict, frame: pl.DataFrame) -> list[float]:
     """Wall time of one-member predictions, each on its own row."""
     out = []
     for i in range(LATENCY_CALLS):
         start = time.perf_counter()
-        predict(rows[i % rows.height])
+        predict(frame[i % frame.height])
         out.append(time.perf_counter() - start)
     return out
+
+
+def family_rows(family: str, data: Split, cfg: GateConfig, batch: pl.DataFrame, registry: ModelRegistry) -> list[Row]:
+    """Fit one family, log it as `make run` does, then score the batch and single members both through MLflow and bare."""
+    load = load_average()
+    candidate = fit_candidate(family, data, cfg)
+    with registry.session() as mlflow, mlflow.start_run(experiment_id=registry.experiment_id()):
+        served = mlflow.pyfunc.load_model(log_care_gap_model(candidate.model).model_uri)
+    _, served_s = timed(lambda: served.predict(model_input(batch)))
+    _, bare_s = timed(lambda: candidate.model.predict_proba(batch))
+    served_latency = latency(lambda row: served.predict(model_input(row)), batch)
+    bare_latency = latency(candidate.model.predict_proba, batch)
+    return [
+        Row(f"{family}: fit, training rows/s ({data.train.height:,} rows)", f"{data.train.height / candidate.fit_seconds:,.0f} "
+            f"({candidate.fit_seconds:.1f} s)", load=load),
+        Row(f"{family}: batch scoring, member-scores/s ({batch.height:,} members) through MLflow `models:/` as `make run` scores, "
+            "against the same model called bare", f"{batch.height / served_s:,.0f}", f"{batch.height / bare_s:,.0f}",
+            times(served_s, bare_s), load=load, peer_load=load),
+        Row(f"{family}: single-member scoring latency ms p50 / p95 / p99 ({LATENCY_CALLS} calls), MLflow against bare",
+            percentiles(served_latency), percentiles(bare_latency), times(np.median(served_latency), np.median(bare_latency)) + " (p50)",
+            load=load, peer_load=load),
+    ]
+
+
+def rows(members: int, months: int, as_of_months: int, end: date = date(2026, 6, 30)) -> list[Row]:
+    """Every family's fit, batch and single-member figures on one synthetic plan's colorectal screening rows."""
+    features, labels = plan_frames(members, months, as_of_months, end)
+    cfg = GateConfig.load()
+    data = split(training_frame(features, labels, MEASURE), cfg)
+    batch = features.select(FEATURE_COLUMNS)
+    with tempfile.TemporaryDirectory() as store:
+        registry = ModelRegistry(tracking_uri=f"sqlite:///{store}/mlflow.db", artifact_root=f"{store}/artifacts")
+        return [row for family in FAMILIES for row in family_rows(family, data, cfg, batch, registry)]
 
 
 def main() -> None:
@@ -65,28 +100,7 @@ def main() -> None:
     parser.add_argument("--as-of-months", type=int, default=24)
     parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 6, 30))
     args = parser.parse_args()
-    (features, labels), build_s = timed(plan_frames, args.members, args.months, args.as_of_months, args.end)
-    cfg = GateConfig.load()
-    data = split(training_frame(features, labels, MEASURE), cfg)
-    batch = features.select(FEATURE_COLUMNS)
-    print(f"plan: {args.members:,} members, {args.months} months; {features.height:,} feature rows built in {build_s:.0f} s; "
-          f"{MEASURE}: {data.train.height:,} training / {data.validation.height:,} validation rows; batch of {batch.height:,} members\n")
-    print("| family | fit s | training rows/s | MLflow batch scores/s | bare batch scores/s | time MLflow / bare | "
-          "MLflow 1-member ms p50/p95/p99 | bare 1-member ms p50/p95/p99 |")
-    print("|---|---|---|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as store:
-        registry = ModelRegistry(tracking_uri=f"sqlite:///{store}/mlflow.db", artifact_root=f"{store}/artifacts")
-        for family in FAMILIES:
-            candidate = fit_candidate(family, data, cfg)
-            with registry.session() as mlflow, mlflow.start_run(experiment_id=registry.experiment_id()):
-                info = log_care_gap_model(candidate.model)
-                served = mlflow.pyfunc.load_model(info.model_uri)
-            _, served_s = timed(lambda: served.predict(model_input(batch)))
-            _, bare_s = timed(lambda: candidate.model.predict_proba(batch))
-            served_latency = latency(lambda row: served.predict(model_input(row)), batch)
-            bare_latency = latency(candidate.model.predict_proba, batch)
-            print(f"| {family} | {candidate.fit_seconds:.1f} | {data.train.height / candidate.fit_seconds:,.0f} | {batch.height / served_s:,.0f} | "
-                  f"{batch.height / bare_s:,.0f} | {served_s / bare_s:.2f} | {percentiles(served_latency)} | {percentiles(bare_latency)} |", flush=True)
+    print(markdown(rows(args.members, args.months, args.as_of_months, args.end)))
 
 
 if __name__ == "__main__":
