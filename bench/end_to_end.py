@@ -7,7 +7,8 @@ under `$WORKBENCH_HOME/bench/` (the same disk as a normal run: Dagster's SQLite 
 would flatter it), removed afterwards. Job times are taken from when the CLI announces each job on stdout.
 Peak memory sums the resident set of the CLI and every descendant (papermill kernels), sampled from /proc every
 0.2 s (not a cgroup: the run shares its memory cgroup with everything else on the machine): shared pages count once per
-process, so it is an upper bound, and a peak shorter than 0.2 s can be missed. A run is killed (its own process group)
+process, so it is an upper bound, and a peak shorter than 0.2 s can be missed. Each job's figure is the largest sample
+while it ran: the CLI keeps memory its allocator got in an earlier job, so a job's figure bounds its own need from above. A run is killed (its own process group)
 when the machine has less than MEMORY_FLOOR available, before the kernel's OOM killer picks a process; it then misses
 both targets.
 
@@ -58,6 +59,7 @@ class Scale:
     total_seconds: float
     tree_peak_gib: float
     peak_job: str
+    job_peak_gib: dict[str, float]
     cli_peak_gib: float | None
     stopped: bool
     failure: str | None
@@ -94,19 +96,25 @@ def available_memory() -> int:
 
 
 class TreeSampler(threading.Thread):
-    """Keeps the largest `tree_rss` seen and when; kills the run's own process group if the machine, shared with other
+    """Keeps the largest `tree_rss` seen, when, and the largest since each `mark` (the job then running); kills the run's own process group if the machine, shared with other
     work, is about to run out of memory, since the kernel's OOM killer might pick someone else's process."""
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
         self.root, self.done = root, threading.Event()
         self.peak, self.peak_at, self.exhausted = 0, 0.0, False
+        self.job, self.job_peaks = "startup", {"startup": 0}
+
+    def mark(self, job: str) -> None:
+        self.job = job
+        self.job_peaks.setdefault(job, 0)
 
     def run(self) -> None:
         while not self.done.wait(SAMPLE_SECONDS):
             rss = tree_rss(self.root)
             if rss > self.peak:
                 self.peak, self.peak_at = rss, time.perf_counter()
+            self.job_peaks[self.job] = max(self.job_peaks[self.job], rss)
             if available_memory() < MEMORY_FLOOR:
                 self.exhausted = True
                 os.killpg(self.root, signal.SIGKILL)
@@ -153,6 +161,7 @@ def run_scale(members: int, months: int | None = None) -> Scale:
             for line in process.stdout:
                 if match := JOB_LINE.match(line):
                     marks[match[1]] = time.perf_counter()
+                    sampler.mark(match[1])
                 elif SUMMARY.match(line):
                     marks["end"] = time.perf_counter()
                 summary.append(line.rstrip("\n"))
@@ -168,6 +177,7 @@ def run_scale(members: int, months: int | None = None) -> Scale:
     return Scale(members=members, success=outcome is not None and outcome[1] == "runs succeeded" and len(seconds) == len(JOBS),
                  seconds=seconds, rows=parse_rows(summary), total_seconds=marks["end"] - marks["startup"],
                  tree_peak_gib=sampler.peak / 1024**3, peak_job=max((m for m in order if marks[m] <= sampler.peak_at), key=marks.get),
+                 job_peak_gib={job: peak / 1024**3 for job, peak in sampler.job_peaks.items() if job in JOBS},
                  cli_peak_gib=float(outcome[2]) if outcome else None, stopped=sampler.exhausted,
                  failure=next((m[1][:160] for line in summary if (m := FAILED.match(line))), None), load=load)
 
@@ -189,10 +199,11 @@ def job_row(job: str, big: Scale, small: Scale | None) -> Row:
             return f"not reached ({scale.members:,} members)"
         if not completed(scale, job):
             return f"{outcome(scale)} after {scale.seconds[job]:,.0f} s ({scale.members:,} members)"
-        return f"{scale.seconds[job]:,.0f} s, {scale.rate(job):,.0f} {RATE_UNITS[job]}/s ({scale.members:,} members)"
+        return (f"{scale.seconds[job]:,.0f} s, {scale.rate(job):,.0f} {RATE_UNITS[job]}/s, process tree at most "
+                f"{scale.job_peak_gib[job]:.2f} GiB ({scale.members:,} members)")
 
     both = small is not None and completed(big, job) and completed(small, job)
-    return Row(f"end to end: `{job}` job, wall time and {RATE_UNITS[job]} per s", figure(big), figure(small) if small else "",
+    return Row(f"end to end: `{job}` job, wall time, {RATE_UNITS[job]} per s, largest RSS of the process tree while it ran", figure(big), figure(small) if small else "",
                f"{big.rate(job) / small.rate(job):.2f}x the smaller scale's rate" if both else "", load=big.load)
 
 
