@@ -63,3 +63,13 @@ def test_fhir_bulk_export_maps_onto_the_feeds_and_reports_what_it_could_not(tmp_
     accepted, quarantined = warehouse.read_table("silver", "eligibility"), warehouse.read_table("quarantine", "eligibility")
     assert accepted.height + quarantined.height == meta["rows_landed"] == 13
     assert accepted.height >= 10
+
+
+def test_a_run_on_the_synthetic_plan_releases_the_plan_when_it_ends(tmp_path):
+    from resources.feeds import SyntheticFeedSource, _synthetic_feed
+    from resources.feeds.synthetic import _care, _population
+
+    source = SyntheticFeedSource(members=300, months=12, end_date="2026-06-30")
+    result, warehouse = materialize_feed("medical_claims", source, tmp_path)
+    assert result.success and warehouse.read_table("silver", "medical_claims").height > 0, "the run read the generated plan"
+    assert (_synthetic_feed.cache_info().currsize, _care.cache_info().currsize, _population.cache_info().currsize) == (0, 0, 0)

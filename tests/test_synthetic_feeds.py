@@ -47,8 +47,7 @@ def _rate(denominator: pl.DataFrame, numerator: pl.DataFrame) -> float:
 # --- determinism ---------------------------------------------------------------------------------------------------
 def test_same_config_gives_identical_feeds_even_from_a_cold_cache():
     first = {feed: generate_feed(SMALL, feed) for feed in FEEDS}
-    for cached in (synthetic._population, synthetic._care, synthetic._providers):  # rebuild from scratch, as a new process would
-        cached.cache_clear()
+    synthetic.release_plans()  # rebuild from scratch, as a new process would
     for feed in FEEDS:
         assert generate_feed(SMALL, feed).equals(first[feed]), feed
     assert generate_members(SMALL).equals(generate_members(SyntheticConfig(end_date=END, members=600, months=12, seed=5)))

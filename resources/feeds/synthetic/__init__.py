@@ -41,10 +41,17 @@ from resources.feeds.synthetic.propensities import (
 )
 from resources.feeds.synthetic.window import EPOCH, FLU_PEAK, WINTER_PEAK
 
-# The cached builders, so callers can clear them and rebuild from a cold cache as a new process would.
-from resources.feeds.synthetic.care import _care as _care
-from resources.feeds.synthetic.medical_claims import _providers as _providers
-from resources.feeds.synthetic.population import _population as _population
+from resources.feeds.synthetic.care import _care
+from resources.feeds.synthetic.medical_claims import _providers
+from resources.feeds.synthetic.population import _population
+
+
+def release_plans() -> None:
+    """Drop every cached population and care history: the next call rebuilds them as a new process would. A run
+    releases its plan when it ends, so later runs in the same process do not carry the whole plan's memory."""
+    for cached in (_population, _care, _providers):
+        cached.cache_clear()
+
 
 __all__ = [
     "ALLOWED_RATIO", "ASCVD", "BREAST_LOOKBACK", "BREAST_SCREENING_TARGET", "BUILDERS", "CLAIMS_VISIBLE", "COLONOSCOPY",
@@ -52,5 +59,5 @@ __all__ = [
     "DIABETES", "DISENROLL_HAZARD", "DRUGS", "EPOCH", "FEMALE_SHARE", "FIT", "FLU_PEAK", "HBA1C_LOOKBACK",
     "HBA1C_TESTING_TARGET", "HYPERTENSION", "LOB_MIX", "MAX_SPANS", "MEDICAID", "MEDICARE", "NINETY_DAY_SHARE",
     "PREVALENCE", "PREVALENT_SHARE", "REENROLL_SHARE", "STOOL_DNA", "TRIMMED_DECIMALS", "WINTER_PEAK",
-    "TRUTH_BY_MEASURE", "SyntheticConfig", "canary_tokens", "generate_feed", "generate_members", "true_propensities",
+    "TRUTH_BY_MEASURE", "SyntheticConfig", "canary_tokens", "generate_feed", "generate_members", "release_plans", "true_propensities",
 ]
