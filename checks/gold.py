@@ -8,6 +8,7 @@ import polars as pl
 
 from assets.events import Silver, tagged_events
 from assets.features import FEATURES, build_features
+from assets.gold import AS_OF_MONTH
 from assets.labels import CENSORED, CLOSED, IMMATURE, OPEN, data_through
 from assets.pit import month_end
 from checks.leakage import leakage
@@ -74,12 +75,13 @@ def labels_schema_check(warehouse: Warehouse) -> dg.AssetCheckResult:
 @dg.asset_check(asset=FEATURES_KEY, name="no_lookahead_leakage", blocking=True, additional_deps=[["silver", f] for f in FEEDS],
                 description=f"The {PROBED_MONTHS} latest stored snapshots are byte-identical after deleting, or back-dating, everything that arrived later.")
 def leakage_check(warehouse: Warehouse) -> dg.AssetCheckResult:
-    stored = warehouse.read_table("gold", "features")
-    months = sorted(stored["as_of_month"].unique())[-PROBED_MONTHS:]
+    stored_months = warehouse.query(f'SELECT DISTINCT "{AS_OF_MONTH}" FROM gold.features ORDER BY 1')[AS_OF_MONTH].to_list()
+    months = stored_months[-PROBED_MONTHS:]
+    stored = warehouse.read_table("gold", "features", AS_OF_MONTH, months)  # only the probed months: the table grows with history
     silver = load_silver(warehouse)
     found = {}
     for month in months:
-        snapshot = stored.filter(pl.col("as_of_month") == month).drop("as_of_month").sort("member_key")
+        snapshot = stored.filter(pl.col(AS_OF_MONTH) == month).drop(AS_OF_MONTH).sort("member_key")
         if leaked := leakage(_build, silver, month_end(month), snapshot):
             found[month] = leaked
     return dg.AssetCheckResult(
