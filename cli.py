@@ -126,7 +126,7 @@ def unserved_measures(defs) -> list[str]:
     return [m for m in measures() if defs.resources["model_registry"].version(m, CHAMPION) is None]
 
 
-def _served_selection(defs, job, unserved: list[str]) -> list | None:
+def _served_selection(job, unserved: list[str]) -> list | None:
     """The job's assets minus those of measures without a model (None: all of them)."""
     if not unserved:
         return None
@@ -147,7 +147,7 @@ def materialize_all(instance, defs, announce: bool = False) -> list:
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             tags={**partition_tags, PRINCIPAL_TAG: current_principal()},
-            asset_selection=_served_selection(defs, job, unserved),
+            asset_selection=_served_selection(job, unserved),
             raise_on_error=False,
         ))
         if not results[-1].success:

@@ -21,10 +21,10 @@ def scores(measure: str, members: list[str], p: float) -> pl.DataFrame:
 
 def test_the_score_run_leaves_out_only_the_unserved_measures_assets():
     job = defs.resolve_job_def("score")
-    kept = {key.to_user_string() for key in _served_selection(defs, job, ["statin_adherence"])}
+    kept = {key.to_user_string() for key in _served_selection(job, ["statin_adherence"])}
     assert kept == {key.to_user_string() for key in job.asset_layer.selected_asset_keys} - {
         "scores/statin_adherence", "monitoring/statin_adherence", "reports/monitoring/statin_adherence"}
-    assert "scores/outreach_list" in kept and _served_selection(defs, job, []) is None
+    assert "scores/outreach_list" in kept and _served_selection(job, []) is None
 
 
 def test_outreach_ranks_the_measures_scored_and_names_the_one_without_a_model(tmp_path):
