@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from functools import lru_cache
+
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
@@ -79,6 +82,36 @@ def table_schema(columns: dict[str, pa.Column], spec: FeedContract) -> dg.TableS
 
 
 PRINCIPAL_TAG = "workbench/principal"
+AUDITED_EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+
+
+class _RunEvents:
+    """A run's materializations and check evaluations, read once each and handed to the step that emitted them.
+
+    Reading the whole run's log in every step's hook cost seconds per step on a daily-partitioned backfill (each
+    partition is an event); a cursor reads only what is new, and steps take their own events by step key.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.cursor: str | None = None
+        self.by_step: dict[str, list[dg.DagsterEvent]] = defaultdict(list)
+
+    def take(self, instance: dg.DagsterInstance, step_key: str) -> list[dg.DagsterEvent]:
+        """The audited events of `step_key` not handed out yet."""
+        while True:
+            page = instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=AUDITED_EVENTS, limit=10_000)
+            for record in page.records:
+                event = record.event_log_entry.dagster_event
+                self.by_step[event.step_key].append(event)
+            self.cursor = page.cursor
+            if not page.has_more:
+                return self.by_step.pop(step_key, [])
+
+
+@lru_cache(maxsize=4)
+def _run_events(run_id: str) -> _RunEvents:
+    return _RunEvents(run_id)
 
 
 def _audit_step(context: dg.HookContext, outcome: str) -> None:
@@ -86,13 +119,10 @@ def _audit_step(context: dg.HookContext, outcome: str) -> None:
     from resources.audit import current_principal
 
     principal = context.instance.get_run_by_id(context.run_id).tags.get(PRINCIPAL_TAG) or current_principal()
-    kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
-    events = [e.dagster_event for e in context.instance.all_logs(context.run_id, of_type=kinds) if e.dagster_event.step_key == context.step_key]
-    materialized: dict[str, int] = {}
-    for event in events:
+    materialized: Counter[str] = Counter()
+    for event in _run_events(context.run_id).take(context.instance, context.step_key):
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
-            key = event.asset_key.to_user_string()
-            materialized[key] = materialized.get(key, 0) + 1
+            materialized[event.asset_key.to_user_string()] += 1
         else:
             check = event.event_specific_data
             context.resources.audit.record(principal, "check", f"{check.asset_key.to_user_string()}:{check.check_name}",

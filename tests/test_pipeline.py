@@ -1,6 +1,7 @@
 """The whole graph materialized through a real Dagster instance at small scale, and materialized again."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -188,6 +189,11 @@ def test_runs_leave_an_intact_audit_trail_naming_the_principal(runs):
     assert {"bronze/eligibility", "silver/eligibility", "gold/features"} <= materialized
     assert {e["principal"] for e in entries if e["action"] in ("materialize", "check")} == {"pipeline-service"}
     assert any(e["action"] == "check" and e["target"] == "gold/features:no_lookahead_leakage" for e in entries)
+    _, first, _ = runs
+    for result in first:
+        counted = Counter("/".join(e.asset_key.path) for e in result.all_events if e.is_step_materialization)
+        audited = {e["target"]: e["detail"]["partitions"] for e in entries if e["action"] == "materialize" and e["detail"]["run_id"] == result.run_id}
+        assert audited == counted, result.run_id
 
 
 def test_loading_assets_through_dagster_applies_the_readers_role(runs, monkeypatch):
