@@ -13,6 +13,8 @@ export JUPYTER_CONFIG_DIR ?= $(WORKBENCH_HOME)/jupyter/config
 export JUPYTER_DATA_DIR ?= $(WORKBENCH_HOME)/jupyter/data
 export JUPYTER_RUNTIME_DIR ?= $(WORKBENCH_HOME)/jupyter/runtime
 export MLFLOW_DISABLE_TELEMETRY := true
+# One planned event per asset for a ranged run, not one per partition (why: cli.PLANNED_EVENTS_AS_SUBSETS).
+export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 export MLFLOW_LOGGING_LEVEL ?= WARNING
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

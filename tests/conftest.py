@@ -15,6 +15,7 @@ os.environ.update({
     "JUPYTER_CONFIG_DIR": str(SESSION_HOME / "jupyter" / "config"),
     "JUPYTER_RUNTIME_DIR": str(SESSION_HOME / "jupyter" / "runtime"),
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
     "WORKBENCH_MEMBERS": "2000",
     "WORKBENCH_MONTHS": "24",
     "WORKBENCH_LOOKBACK_MONTHS": "6",
