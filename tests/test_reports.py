@@ -166,6 +166,7 @@ def test_permutation_importance_finds_the_planted_signal_and_calibration_bins_co
 
     from assets.modeling.families import build_model
     from assets.modeling.gates import GateConfig
+    from assets.modeling.dataset import FEATURE_COLUMNS
     from assets.review_metrics import calibration_bins, permutation_importance
     from tests.test_modeling import SIGNAL, planted
 
@@ -174,5 +175,10 @@ def test_permutation_importance_finds_the_planted_signal_and_calibration_bins_co
     model = build_model("logistic", GateConfig.load()).fit(train, train["label"], np.ones(train.height))
     y, predict = held["label"].to_numpy(), lambda frame: model.predict_proba(frame)[:, 1]
     assert set(permutation_importance(predict, held, y)["feature"].head(2)) == SIGNAL
+    calls: list[int] = []
+    counted = lambda frame: (calls.append(frame.height), predict(frame))[1]  # noqa: E731
+    bounded = permutation_importance(counted, held, y, batch_rows=5 * held.height)
+    assert max(calls) == 5 * held.height and len(calls) == 1 + -(-len(FEATURE_COLUMNS) // 5)
+    assert bounded.equals(permutation_importance(predict, held, y, batch_rows=len(FEATURE_COLUMNS) * held.height))
     bins = calibration_bins(y, predict(held))
     assert bins["rows"].sum() == held.height and bins["bin"].is_between(0, 9).all() and bins["observed"].is_between(0, 1).all()
