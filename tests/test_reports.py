@@ -164,9 +164,9 @@ def test_load_applies_the_readers_access_rules_and_a_denial_leaves_the_session_u
 def test_permutation_importance_finds_the_planted_signal_and_calibration_bins_cover_every_row():
     import numpy as np
 
+    from assets.modeling.dataset import FEATURE_COLUMNS
     from assets.modeling.families import build_model
     from assets.modeling.gates import GateConfig
-    from assets.modeling.dataset import FEATURE_COLUMNS
     from assets.review_metrics import calibration_bins, permutation_importance
     from tests.test_modeling import SIGNAL, planted
 
@@ -176,7 +176,11 @@ def test_permutation_importance_finds_the_planted_signal_and_calibration_bins_co
     y, predict = held["label"].to_numpy(), lambda frame: model.predict_proba(frame)[:, 1]
     assert set(permutation_importance(predict, held, y)["feature"].head(2)) == SIGNAL
     calls: list[int] = []
-    counted = lambda frame: (calls.append(frame.height), predict(frame))[1]  # noqa: E731
+
+    def counted(frame: pl.DataFrame) -> np.ndarray:
+        calls.append(frame.height)
+        return predict(frame)
+
     bounded = permutation_importance(counted, held, y, batch_rows=5 * held.height)
     assert max(calls) == 5 * held.height and len(calls) == 1 + -(-len(FEATURE_COLUMNS) // 5)
     assert bounded.equals(permutation_importance(predict, held, y, batch_rows=len(FEATURE_COLUMNS) * held.height))
