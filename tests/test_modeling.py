@@ -19,7 +19,7 @@ from assets.modeling.evaluation import evaluate, expected_calibration_error
 from assets.modeling.explain import contributions, top_contributions
 from assets.modeling.families import FAMILIES, CareGapModel, build_model
 from assets.modeling.gates import GATES_FILE, GateConfig, gate, promotion_decision
-from assets.modeling.training import best_achievable_auc
+from assets.modeling.training import Split, best_achievable_auc, fit_candidate
 from assets.pit import month_end
 from resources.feeds.contract import FEEDS, contract
 from resources.feeds.synthetic import SyntheticConfig, generate_feed
@@ -90,6 +90,16 @@ def test_training_frame_keeps_only_known_outcomes_of_the_measure(plan, frame):
     assert frame.schema["label"] == pl.Int8 and set(frame["label"]) == {0, 1}
     joined = frame.join(known, on=["member_key", "as_of"])
     assert (joined["label"] == joined["gap_open_at_horizon"].cast(pl.Int8)).all() and joined.height == frame.height
+
+
+def test_the_same_data_under_another_pseudonym_key_trains_the_same_model(plan, frame):
+    features, labels = plan
+    rekey = pl.col("member_key").hash(seed=5).cast(pl.String)  # another installation's pseudonyms: the same members, new keys
+    rekeyed = training_frame(features.with_columns(rekey), labels.with_columns(rekey), MEASURE)
+    assert rekeyed.drop("member_key").equals(frame.drop("member_key"))
+    validation = time_split(frame, 3)[1]
+    models = [fit_candidate("gbt", Split(*time_split(rows, 3)), GATES).model for rows in (frame, rekeyed)]
+    assert np.array_equal(*[model.predict_proba(validation) for model in models])
 
 
 def test_time_split_validates_on_the_latest_months_and_trains_only_on_labels_known_by_then(frame):
