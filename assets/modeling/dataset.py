@@ -24,7 +24,7 @@ def training_frame(features: pl.DataFrame, labels: pl.DataFrame, measure: str) -
     known = labels.filter((pl.col("measure") == measure) & pl.col("label_status").is_in([OPEN, CLOSED]))
     target = known.select(*KEYS, "horizon_date", pl.col("gap_open_at_horizon").cast(pl.Int8).alias("label"))
     rows = features.select(*KEYS, *FEATURE_COLUMNS).join(target, on=KEYS, how="inner")
-    return rows.sort("as_of", *FEATURE_COLUMNS, "label", "horizon_date", "member_key", nulls_last=True)
+    return rows.sort("as_of", *FEATURE_COLUMNS, "label", "member_key", nulls_last=True)
 
 
 def _month_index(as_of: pl.Expr) -> pl.Expr:
