@@ -17,7 +17,7 @@ from assets.measures import measure_settings
 from assets.modeling.dataset import CATEGORICAL, FEATURE_COLUMNS, NUMERIC, decay_weights, model_input, time_split, training_frame
 from assets.modeling.evaluation import evaluate, expected_calibration_error
 from assets.modeling.explain import contributions, top_contributions
-from assets.modeling.families import FAMILIES, CareGapModel, build_model
+from assets.modeling.families import FAMILIES, CareGapModel, MemberFoldBoosting, build_model, member_ranks
 from assets.modeling.gates import GATES_FILE, GateConfig, gate, promotion_decision
 from assets.modeling.training import Split, best_achievable_auc, fit_candidate
 from assets.pit import month_end
@@ -135,6 +135,26 @@ def test_each_family_is_deterministic_picklable_and_beats_chance(fitted, family)
     assert np.array_equal(p, again.predict_proba(held))
     assert np.array_equal(p, cloudpickle.loads(cloudpickle.dumps(models[family])).predict_proba(model_input(held)))
     assert roc_auc_score(held["label"], p[:, 1]) > 0.7
+
+
+def test_members_are_numbered_by_first_appearance_whatever_their_pseudonyms():
+    assert member_ranks(np.array(["zz", "aa", "zz", "mm", "aa"]), 5).tolist() == [0, 1, 0, 2, 1]
+    assert member_ranks(np.array(["b", "c", "b", "a", "c"]), 5).tolist() == [0, 1, 0, 2, 1]
+    assert member_ranks(None, 3).tolist() == [0, 1, 2]
+
+
+def test_boosting_stops_early_on_held_out_members_but_not_on_copies_of_training_rows():
+    rng = np.random.default_rng(3)
+    members, months = 600, 8  # every member repeats with the same features and outcome, as across as-of months
+    x, y = rng.normal(size=(members, 3)), (rng.random(members) < 0.5).astype(int)  # the outcome is pure noise
+    X, Y, groups = np.repeat(x, months, axis=0), np.repeat(y, months), np.repeat([f"m{i}" for i in range(members)], months)
+    boosting = {"max_iter": 100, "n_iter_no_change": 5, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 4}
+    by_member = MemberFoldBoosting(5, boosting=boosting).fit(X, Y, groups=groups)
+    by_row = MemberFoldBoosting(5, boosting=boosting).fit(X, Y)
+    assert max(m.n_iter_ for m in by_member.estimators_) < 30
+    assert min(m.n_iter_ for m in by_row.estimators_) == 100
+    with pytest.raises(ValueError, match="folds must be at least 2"):
+        MemberFoldBoosting(1, boosting=boosting).fit(X, Y, groups=groups)
 
 
 def test_recency_weights_change_the_fit():

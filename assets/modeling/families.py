@@ -2,9 +2,12 @@
 
 - logistic: one-hot (centred) categoricals and median-imputed, standardised numerics with missing indicators, then
   L2 logistic regression; the interpretable baseline, and the one explained exactly.
-- gbt: histogram gradient boosting on ordinal-coded categoricals (native categorical splits) and raw numerics (NaN allowed).
-- mlp: a small PyTorch network on the logistic preprocessing, weighted log-loss, early stopping on a seeded hold-out.
-All families honour `sample_weight` (the recency weights from `dataset.decay_weights`).
+- gbt: histogram gradient boosting on ordinal-coded categoricals (native categorical splits) and raw numerics (NaN allowed),
+  averaged over member folds, each fold's model stopping early on the members it did not learn from.
+- mlp: a small PyTorch network on the logistic preprocessing, weighted log-loss, early stopping on held-out members.
+All families honour `sample_weight` (the recency weights from `dataset.decay_weights`). Early stopping holds out whole
+members (`groups`), never random rows: a member brings a row per as-of month with nearly the same features and outcome,
+so a hold-out of rows shares members with training, its loss keeps falling and the fit never stops.
 """
 
 import numpy as np
@@ -19,6 +22,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.utils.validation import has_fit_parameter
 
 from assets.modeling.dataset import CATEGORICAL, NUMERIC, model_input, reference_values
 from assets.modeling.gates import GateConfig
@@ -35,16 +39,33 @@ class CareGapModel:
         self.family = family
         self.pipeline = pipeline
 
-    def fit(self, X: pd.DataFrame | pl.DataFrame, y: ArrayLike, sample_weight: np.ndarray | None = None) -> "CareGapModel":
-        """Fit on the feature columns of X; y is 1 (still open) or 0 (closed)."""
+    def fit(self, X: pd.DataFrame | pl.DataFrame, y: ArrayLike, sample_weight: np.ndarray | None = None,
+            groups: ArrayLike | None = None) -> "CareGapModel":
+        """Fit on the feature columns of X; y is 1 (still open) or 0 (closed); `groups` names each row's member (None: every
+        row its own member), so families that stop early hold out whole members."""
         inputs = model_input(X)
         self.reference_ = reference_values(inputs)
-        self.pipeline.fit(inputs, np.asarray(y, dtype=np.int64), model__sample_weight=sample_weight)
+        params = {"model__sample_weight": sample_weight}
+        if groups is not None and has_fit_parameter(self.pipeline["model"], "groups"):
+            params["model__groups"] = np.asarray(groups)
+        self.pipeline.fit(inputs, np.asarray(y, dtype=np.int64), **params)
         return self
 
     def predict_proba(self, X: pd.DataFrame | pl.DataFrame) -> np.ndarray:
         """(n, 2) probabilities of closed and still open."""
         return self.pipeline.predict_proba(model_input(X))
+
+
+def member_ranks(groups: ArrayLike | None, rows: int) -> np.ndarray:
+    """Each row's member numbered by first appearance (None: each row its own member).
+
+    Hold-outs drawn from these numbers follow the row order, which `training_frame` fixes from the model's columns, not
+    the pseudonyms: every installation draws its own pseudonym key and must still hold out the same members.
+    """
+    if groups is None:
+        return np.arange(rows)
+    _, first, inverse = np.unique(np.asarray(groups), return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse]
 
 
 def linear_preprocessor(min_frequency: int) -> ColumnTransformer:
@@ -83,16 +104,18 @@ class TorchMLP(ClassifierMixin, BaseEstimator):
         logits = self.network_(X).squeeze(1)
         return torch.nn.functional.binary_cross_entropy_with_logits(logits, y, weight=w, reduction="sum") / w.sum()
 
-    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "TorchMLP":
-        """Train from a fixed seed; keep the weights of the epoch with the lowest hold-out loss."""
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, groups: ArrayLike | None = None) -> "TorchMLP":
+        """Train from a fixed seed; keep the weights of the epoch with the lowest loss on a seeded share of held-out members."""
         torch.set_num_threads(min(MAX_THREADS, torch.get_num_threads()))
         torch.manual_seed(self.seed)
         generator = torch.Generator().manual_seed(self.seed)
         features = torch.as_tensor(np.asarray(X, dtype=np.float32))
         target = torch.as_tensor(np.asarray(y, dtype=np.float32))
         weight = torch.as_tensor(np.ones(len(target)) if sample_weight is None else np.asarray(sample_weight), dtype=torch.float32)
-        order = torch.randperm(len(target), generator=generator)
-        held, train = order.tensor_split([max(1, int(len(order) * self.validation_fraction))])
+        members = torch.as_tensor(member_ranks(groups, len(target)))
+        count = int(members.max()) + 1
+        is_held = torch.isin(members, torch.randperm(count, generator=generator)[:max(1, int(count * self.validation_fraction))])
+        held, train = is_held.nonzero().squeeze(1), (~is_held).nonzero().squeeze(1)
         self.network_ = self._network(features.shape[1])
         optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         best, best_loss, waited = {k: v.clone() for k, v in self.network_.state_dict().items()}, float("inf"), 0
@@ -123,6 +146,41 @@ class TorchMLP(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p, p])
 
 
+class MemberFoldBoosting(ClassifierMixin, BaseEstimator):
+    """Histogram boosting averaged over `folds` member folds; each fold's model stops early on the members it left out.
+
+    Every member is learnt from by all but one model, and the average cancels much of the variance a single fit has on
+    a label as noisy as whether a gap closes within six months. `boosting` holds HistGradientBoostingClassifier's settings.
+    """
+
+    def __init__(self, folds: int = 5, categorical_features: list[int] | None = None, boosting: dict | None = None, seed: int = 0) -> None:
+        self.folds = folds
+        self.categorical_features = categorical_features
+        self.boosting = boosting
+        self.seed = seed
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, groups: ArrayLike | None = None) -> "MemberFoldBoosting":
+        """One early-stopped model per fold of members (numbered by first appearance, assigned round-robin)."""
+        if self.folds < 2:
+            raise ValueError(f"gbt folds must be at least 2 (one to learn from, one to stop on), got {self.folds}")
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        fold = member_ranks(groups, len(y)) % self.folds
+        self.estimators_ = []
+        for k in range(self.folds):
+            held = fold == k
+            model = HistGradientBoostingClassifier(categorical_features=self.categorical_features, random_state=self.seed,
+                                                   early_stopping=True, **(self.boosting or {}))
+            model.fit(X[~held], y[~held], sample_weight=weight[~held], X_val=X[held], y_val=y[held], sample_weight_val=weight[held])
+            self.estimators_.append(model)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """The fold models' mean probabilities."""
+        return np.mean([model.predict_proba(X) for model in self.estimators_], axis=0)
+
+
 def _logistic(params: dict, seed: int) -> Pipeline:
     """L2 logistic regression on the linear preprocessing."""
     model = LogisticRegression(C=params["C"], max_iter=params["max_iter"], random_state=seed)
@@ -130,7 +188,7 @@ def _logistic(params: dict, seed: int) -> Pipeline:
 
 
 def _gbt(params: dict, seed: int) -> Pipeline:
-    """Gradient boosting with native categorical splits on ordinal codes; numerics get a missing flag and -1 for missing.
+    """Member-fold boosting with native categorical splits on ordinal codes; numerics get a missing flag and -1 for missing.
 
     Filling (rather than passing NaN through) keeps a column that is empty for the whole training set, such as
     days since a screening for members whose gap is open, from breaking the histogram binning.
@@ -138,7 +196,8 @@ def _gbt(params: dict, seed: int) -> Pipeline:
     codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, max_categories=GBT_MAX_CATEGORIES)
     missing = SimpleImputer(strategy="constant", fill_value=-1.0, add_indicator=True, keep_empty_features=True)
     encode = ColumnTransformer([("categorical", codes, CATEGORICAL), ("numeric", missing, NUMERIC)])
-    model = HistGradientBoostingClassifier(categorical_features=list(range(len(CATEGORICAL))), random_state=seed, **params)
+    boosting = {k: v for k, v in params.items() if k != "folds"}
+    model = MemberFoldBoosting(params["folds"], list(range(len(CATEGORICAL))), boosting, seed)
     return Pipeline([("preprocess", encode), ("model", model)])
 
 

@@ -62,10 +62,11 @@ def judge(model: CareGapModel, validation: pl.DataFrame, cfg: GateConfig) -> tup
 
 
 def fit_candidate(family: str, data: Split, cfg: GateConfig) -> Candidate:
-    """Fit one family with recency weights on the training months and judge it on the validation months."""
+    """Fit one family with recency weights on the training months (holding out whole members to stop early) and judge it."""
     started = time.perf_counter()
     weights = decay_weights(data.train["as_of"], cfg.half_life_months)
-    model = build_model(family, cfg).fit(data.train.select(FEATURE_COLUMNS), data.train["label"].to_numpy(), sample_weight=weights)
+    model = build_model(family, cfg).fit(data.train.select(FEATURE_COLUMNS), data.train["label"].to_numpy(), sample_weight=weights,
+                                         groups=data.train["member_key"].to_numpy())
     seconds = time.perf_counter() - started
     return Candidate(family, model, *judge(model, data.validation, cfg), seconds)
 
