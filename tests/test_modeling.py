@@ -145,14 +145,14 @@ def test_members_are_numbered_by_first_appearance_whatever_their_pseudonyms():
 
 def test_boosting_stops_early_on_held_out_members_but_not_on_copies_of_training_rows():
     rng = np.random.default_rng(3)
-    members, months = 600, 8  # every member repeats with the same features and outcome, as across as-of months
+    members, months = 400, 6  # every member repeats with the same features and outcome, as across as-of months
     x, y = rng.normal(size=(members, 3)), (rng.random(members) < 0.5).astype(int)  # the outcome is pure noise
     X, Y, groups = np.repeat(x, months, axis=0), np.repeat(y, months), np.repeat([f"m{i}" for i in range(members)], months)
-    boosting = {"max_iter": 100, "n_iter_no_change": 5, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 4}
+    boosting = {"max_iter": 60, "n_iter_no_change": 5, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 3}
     by_member = MemberFoldBoosting(5, boosting=boosting).fit(X, Y, groups=groups)
     by_row = MemberFoldBoosting(5, boosting=boosting).fit(X, Y)
     assert max(m.n_iter_ for m in by_member.estimators_) < 30
-    assert min(m.n_iter_ for m in by_row.estimators_) == 100
+    assert min(m.n_iter_ for m in by_row.estimators_) == 60
     with pytest.raises(ValueError, match="folds must be at least 2"):
         MemberFoldBoosting(1, boosting=boosting).fit(X, Y, groups=groups)
 
