@@ -21,6 +21,7 @@ from assets.policy import PHI_PSEUDONYMISED, column_schema, markdown_table, tags
 from resources.bronze_store import BronzeStore
 from resources.feeds.contract import FEEDS
 from resources.io_manager import PARTITION_COLUMN
+from resources.warehouse import Warehouse
 
 AS_OF_MONTH = "as_of_month"
 OWNERS = ["team:clinical-analytics"]
@@ -119,3 +120,14 @@ def labels(context: dg.AssetExecutionContext, bronze_store: BronzeStore, measure
 
 
 GOLD = [measure_status, features, labels]
+
+
+def labelled_member_rows(warehouse: Warehouse, measure: str, months: list[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Features of the members `measure` labelled, and its labels, at the given as-of partition keys (None: every month).
+
+    What training and monitoring need, and no more: reading every member-month held the whole features table (about ten
+    times the members breast screening labels) in each training step, monitoring step and report kernel.
+    """
+    labels = warehouse.read_table("gold", "labels", *((AS_OF_MONTH, months) if months is not None else ())).filter(pl.col("measure") == measure)
+    features = warehouse.read_table("gold", "features", "member_key", labels["member_key"].unique().to_list())
+    return (features if months is None else features.filter(pl.col(AS_OF_MONTH).is_in(months))), labels

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
+from assets.gold import labelled_member_rows
 from assets.measures import measures
 from assets.modeling.gates import GateConfig
 from assets.modeling.promotion import LEDGER, LEDGER_DESCRIPTIONS, LEDGER_SCHEMA, ledger
@@ -22,7 +23,6 @@ from resources.vault import KeyVault
 from resources.warehouse import Warehouse
 
 OWNERS = ["team:ml-platform"]
-GOLD_INS = {"features": dg.AssetIn(["gold", "features"]), "labels": dg.AssetIn(["gold", "labels"])}
 # Steps that write the MLflow registry take turns: two processes creating a fresh SQLite store fail (alembic migrations
 # race), and promotions and rollbacks of a champion alias never interleave. The instance limits it to 1 (cli.instance_yaml, deploy/).
 MLFLOW_POOL = "mlflow_registry"
@@ -42,22 +42,22 @@ def model_asset(measure: str) -> dg.AssetsDefinition:
     title = measures()[measure].title
 
     @dg.asset(
-        key=key, ins=GOLD_INS, group_name="models", owners=OWNERS, kinds={"mlflow", "scikitlearn", "pytorch"}, tags=tags("models", PHI_NONE),
-        pool=MLFLOW_POOL,
+        key=key, deps=[["gold", "features"], ["gold", "labels"]], group_name="models", owners=OWNERS,
+        kinds={"mlflow", "scikitlearn", "pytorch"}, tags=tags("models", PHI_NONE), pool=MLFLOW_POOL,
         check_specs=gate_check_specs(key),
         description=f"{title}: logistic, gradient-boosted and PyTorch models trained on earlier as-of months and judged on the latest "
                     f"labelled ones; the best is registered as a version of `{model_name(measure)}` in MLflow and becomes `champion` only "
                     "if it passes every gate and beats the current champion by the margin (assets/modeling/gates.yaml).",
     )
-    def _model(context: dg.AssetExecutionContext, features: pl.DataFrame, labels: pl.DataFrame, model_registry: ModelRegistry,
-               warehouse: Warehouse, audit: AuditTrail, vault: KeyVault, feed_source: FeedSource) -> Iterator:
+    def _model(context: dg.AssetExecutionContext, model_registry: ModelRegistry, warehouse: Warehouse, audit: AuditTrail,
+               vault: KeyVault, feed_source: FeedSource) -> Iterator:
         from assets.modeling.dataset import training_frame
         from assets.modeling.release import release
         from assets.modeling.training import candidates_table
 
         principal = context.run.tags.get(PRINCIPAL_TAG, current_principal())
-        r = release(measure, training_frame(features, labels, measure), GateConfig.configured(), model_registry, warehouse, audit,
-                    principal, context.run_id)
+        r = release(measure, training_frame(*labelled_member_rows(warehouse, measure), measure), GateConfig.configured(), model_registry,
+                    warehouse, audit, principal, context.run_id)
         ceiling = _truth_ceiling(feed_source, vault, measure, r.data.validation)
         serving = model_registry.version(measure, CHAMPION)
         context.log.info(f"{model_name(measure)} v{r.version} ({r.chosen.family}, {r.data.train.height:,} training rows): "

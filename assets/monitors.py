@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import polars as pl
 
-from assets.gold import AS_OF_MONTH
+from assets.gold import AS_OF_MONTH, labelled_member_rows
 from assets.labels import CLOSED, OPEN
 from assets.measures import measure_settings, measures
 from assets.monitoring import ESTIMATED_PERFORMANCE, FEATURE_DRIFT, PREDICTION_DRIFT, REALIZED_PERFORMANCE
@@ -50,20 +50,14 @@ MONITORING_SCHEMA = {
 
 
 def baseline(registry: ModelRegistry, warehouse: Warehouse, measure: str, version: int, loaded) -> "Baseline":
-    """The rows `version` learned from and was validated on, rebuilt from gold with the months its registry tags name.
-
-    Features are read only for members the measure labelled in those months (a tenth of the plan for breast screening),
-    not for every member-month: the reference is rebuilt in each monitoring step and each report's kernel.
-    """
+    """The rows `version` learned from and was validated on, rebuilt from gold with the months its registry tags name."""
     from assets.model_review import predictor, version_record
     from assets.modeling.dataset import FEATURE_COLUMNS, time_split, training_frame
     from assets.monitoring.report import Baseline
 
     record = version_record(registry, model_name(measure), version)
     keys = [f"{m}-01" for m in record.train_months + record.validation_months]
-    labels = warehouse.read_table("gold", "labels", AS_OF_MONTH, keys).filter(pl.col("measure") == measure)
-    members = labels["member_key"].unique().to_list()
-    features = warehouse.read_table("gold", "features", "member_key", members).filter(pl.col(AS_OF_MONTH).is_in(keys))
+    features, labels = labelled_member_rows(warehouse, measure, keys)
     train, validation = time_split(training_frame(features, labels, measure), len(record.validation_months))
     validated = registry.client().get_run(record.run_id).data.metrics["roc_auc"]
     predict = predictor(loaded)
