@@ -123,11 +123,13 @@ GOLD = [measure_status, features, labels]
 
 
 def labelled_member_rows(warehouse: Warehouse, measure: str, months: list[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Features of the members `measure` labelled, and its labels, at the given as-of partition keys (None: every month).
+    """The member-months `measure` labelled: their features and its labels, at the given as-of partition keys (None: all).
 
     What training and monitoring need, and no more: reading every member-month held the whole features table (about ten
     times the members breast screening labels) in each training step, monitoring step and report kernel.
     """
-    labels = warehouse.read_table("gold", "labels", *((AS_OF_MONTH, months) if months is not None else ())).filter(pl.col("measure") == measure)
+    labels = warehouse.read_table("gold", "labels", "measure", [measure])
+    if months is not None:
+        labels = labels.filter(pl.col(AS_OF_MONTH).is_in(months))
     features = warehouse.read_table("gold", "features", "member_key", labels["member_key"].unique().to_list())
-    return (features if months is None else features.filter(pl.col(AS_OF_MONTH).is_in(months))), labels
+    return features.join(labels.select(KEYS), on=KEYS, how="semi"), labels

@@ -17,9 +17,9 @@ def training_frame(features: pl.DataFrame, labels: pl.DataFrame, measure: str) -
     """Feature rows of members with an open gap whose outcome is known: `label` 1 if still open at the horizon, 0 if closed.
 
     `horizon_date` is kept: it is the day the label became knowable, which `time_split` needs to keep the future out of training.
-    Rows are ordered by what a model sees, not by pseudonym: every installation draws its own pseudonym key, and the seeded
-    hold-outs of boosting and the network pick rows by position, so the same data must come in the same order to train the
-    same model everywhere (rows that tie on every model column are interchangeable).
+    Rows are ordered by what a model sees, not by pseudonym: every installation draws its own pseudonym key, and the
+    early-stopping hold-outs of boosting and the network number members by their first row, so the same data must come in
+    the same order to train the same model everywhere (rows that tie on every model column are interchangeable).
     """
     known = labels.filter((pl.col("measure") == measure) & pl.col("label_status").is_in([OPEN, CLOSED]))
     target = known.select(*KEYS, "horizon_date", pl.col("gap_open_at_horizon").cast(pl.Int8).alias("label"))
