@@ -4,15 +4,16 @@ Bronze is immutable: a partition is written once; new data for a landed arrival 
 so the raw layer always shows exactly what arrived and when.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from itertools import groupby
 
 import dagster as dg
 import polars as pl
 
 from assets.partitions import arrival_partitions
 from assets.policy import OWNERS, PHI_DIRECT, raw_column_schema, tags
-from checks.bronze import SCHEMA_CONTRACT, schema_contract_result
+from checks.bronze import SCHEMA_CONTRACT, SchemaChange, schema_changes, schema_contract_result
 from resources.bronze_store import BronzeStore, ImmutablePartitionError, PartitionManifest
 from resources.feeds import FeedSource
 from resources.feeds.contract import ARRIVAL_DATE, FEEDS, SOURCE_FILE, contract
@@ -21,17 +22,25 @@ from resources.vault import KeyVault
 MAX_LISTED = 20
 
 
-@dataclass(frozen=True)
+@dataclass
 class Landing:
-    written: list[PartitionManifest]
-    already_landed: list[str]
+    written: list[PartitionManifest] = field(default_factory=list)
+    already_landed: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+    schema_changes: list[SchemaChange] = field(default_factory=list)
+
+
+def months_of(dates: list[date]) -> list[list[date]]:
+    """The requested arrival dates in calendar-month batches: a run holds one month of a feed's deliveries at a time."""
+    return [list(days) for _, days in groupby(sorted(dates), key=lambda d: (d.year, d.month))]
 
 
 def land(feed: str, rows: pl.DataFrame, dates: list[date], store: BronzeStore, key: bytes) -> Landing:
     """Write each requested arrival date not yet landed; refuse new files for a landed date."""
     landed = {m.arrival_date: m for m in store.manifests(feed, {d.isoformat() for d in dates})}
     parts = {d: p for (d,), p in rows.partition_by(ARRIVAL_DATE, as_dict=True).items()} if rows.height else {}
-    written, skipped = [], []
+    landing = Landing()
     for day in dates:
         part = parts.get(day, rows.clear())
         if (known := landed.get(day.isoformat())) is not None:
@@ -41,20 +50,37 @@ def land(feed: str, rows: pl.DataFrame, dates: list[date], store: BronzeStore, k
                     f"bronze/{feed} {day} has already landed and is immutable; new file(s) {', '.join(unseen)} "
                     "must be delivered with a new arrival date"
                 )
-            skipped.append(day.isoformat())
+            landing.already_landed.append(day.isoformat())
             continue
-        written.append(store.write(feed, day, part, key))
-    return Landing(written, skipped)
+        landing.written.append(store.write(feed, day, part, key))
+    return landing
 
 
-def landing_metadata(landing: Landing, rejected: list[str], notes: dict[str, str]) -> dict[str, object]:
+def land_by_month(context: dg.AssetExecutionContext, feed: str, source: FeedSource, store: BronzeStore, key: bytes) -> Landing:
+    """Ask the source for one month of arrival dates at a time and land it, so memory holds a month, not the history."""
+    landing, batches = Landing(), months_of([date.fromisoformat(k) for k in context.partition_keys])
+    for done, batch in enumerate(batches, start=1):
+        delivery = source.deliver(feed, set(batch))
+        month = land(feed, delivery.rows, batch, store, key)
+        landed = [date.fromisoformat(m.arrival_date) for m in month.written]
+        landing.written += month.written
+        landing.already_landed += month.already_landed
+        landing.rejected += delivery.rejected
+        landing.notes |= delivery.notes
+        landing.schema_changes += schema_changes(delivery.rows.filter(pl.col(ARRIVAL_DATE).is_in(landed)), contract(feed)) if landed else []
+        if len(batches) > 1:
+            context.log.info(f"{feed}: month {done} of {len(batches)} ({batch[0]:%Y-%m}): {sum(m.rows for m in month.written):,} rows landed")
+    return landing
+
+
+def landing_metadata(landing: Landing) -> dict[str, object]:
     rows = sum(m.rows for m in landing.written)
     meta: dict[str, object] = {
         "partitions_written": len(landing.written),
         "partitions_already_landed": len(landing.already_landed),
         "rows_landed": rows,
         "source_files": sum(len(m.source_files) for m in landing.written),
-        "rejected_files": dg.MetadataValue.md("\n".join(f"- {r}" for r in rejected) or "none"),
+        "rejected_files": dg.MetadataValue.md("\n".join(f"- {r}" for r in landing.rejected) or "none"),
     }
     if landing.written:
         meta["arrival_dates"] = f"{landing.written[0].arrival_date} .. {landing.written[-1].arrival_date}"
@@ -63,7 +89,7 @@ def landing_metadata(landing: Landing, rejected: list[str], notes: dict[str, str
         meta["source_file_names"] = dg.MetadataValue.json(files[:MAX_LISTED] + ([f"... {len(files) - MAX_LISTED} more"] if len(files) > MAX_LISTED else []))
     if len(landing.written) == 1:
         meta["content_sha256"] = landing.written[0].sha256 or "empty"
-    return meta | notes
+    return meta | landing.notes
 
 
 def bronze_feed(feed: str) -> dg.AssetsDefinition:
@@ -87,15 +113,12 @@ def bronze_feed(feed: str) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(SCHEMA_CONTRACT, asset=["bronze", feed], description="Delivered columns and types match the feed contract; names any change.")],
     )
     def _bronze(context: dg.AssetExecutionContext, feed_source: FeedSource, bronze_store: BronzeStore, vault: KeyVault):
-        dates = [date.fromisoformat(k) for k in context.partition_keys]
-        delivery = feed_source.deliver(feed, set(dates))
-        for reason in delivery.rejected:
+        landing = land_by_month(context, feed, feed_source, bronze_store, vault.raw_key())
+        for reason in landing.rejected:
             context.log.warning(f"rejected file left in place: {reason}")
-        landing = land(feed, delivery.rows, dates, bronze_store, vault.raw_key())
         context.log.info(f"{feed}: {len(landing.written)} partitions landed, {len(landing.already_landed)} already present")
-        yield dg.MaterializeResult(metadata=landing_metadata(landing, delivery.rejected, delivery.notes))
-        landed_days = [date.fromisoformat(m.arrival_date) for m in landing.written]
-        yield schema_contract_result(feed, delivery.rows.filter(pl.col(ARRIVAL_DATE).is_in(landed_days)) if delivery.rows.height else delivery.rows)
+        yield dg.MaterializeResult(metadata=landing_metadata(landing))
+        yield schema_contract_result(landing.schema_changes)
 
     return _bronze
 

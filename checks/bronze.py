@@ -77,8 +77,8 @@ def schema_changes(rows: pl.DataFrame, spec: FeedContract) -> list[SchemaChange]
     return [change for day in _day_stats(rows, spec).iter_rows(named=True) for change in _day_changes(day, spec)]
 
 
-def schema_contract_result(feed: str, rows: pl.DataFrame) -> dg.AssetCheckResult:
-    changes = schema_changes(rows, contract(feed))
+def schema_contract_result(changes: list[SchemaChange]) -> dg.AssetCheckResult:
+    """The check over every change found in the days landed (each day is judged on its own rows)."""
     breaking = [c for c in changes if not c.accepted]
     return dg.AssetCheckResult(
         check_name=SCHEMA_CONTRACT,

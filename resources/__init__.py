@@ -20,7 +20,7 @@ def feed_source(s: Settings) -> FeedSource:
     if s.feed_source == "fhir":
         return FhirBulkFeedSource(directory=str(s.inbox_dir / "fhir"), arrival_date=s.end_date.isoformat())
     return SyntheticFeedSource(seed=s.seed, members=s.members, months=s.months, end_date=s.end_date.isoformat(), faults=s.faults,
-                               claims_outage_since=s.demo_outage_start.isoformat() if s.demo_drift else None)
+                               claims_outage_since=s.demo_outage_start.isoformat() if s.demo_drift else None, block_members=s.block_members)
 
 
 def build_resources(s: Settings | None = None) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class Settings:
     mlflow_uri: str | None = None
     mlflow_ui: str | None = None
     outreach_size: int = 500
+    block_members: int = 50_000  # WORKBENCH_BLOCK_MEMBERS: members the synthetic plan generates at once
     max_concurrent: int = 2  # WORKBENCH_MAX_CONCURRENT: step processes at once in one run (2 cores on the team's machines)
     max_concurrent_runs: int = 2  # WORKBENCH_MAX_CONCURRENT_RUNS: runs in progress at once on the local instance
     storage_root: str | None = None  # WORKBENCH_STORAGE_ROOT; None: the state folder
@@ -216,6 +217,7 @@ def settings() -> Settings:
         mlflow_uri=os.environ.get("WORKBENCH_MLFLOW_URI") or None,
         mlflow_ui=os.environ.get("WORKBENCH_MLFLOW_UI_URL") or None,
         outreach_size=_int("WORKBENCH_OUTREACH_SIZE", 500),
+        block_members=_int("WORKBENCH_BLOCK_MEMBERS", 50_000, minimum=200),
         max_concurrent=_int("WORKBENCH_MAX_CONCURRENT", 2),
         max_concurrent_runs=_int("WORKBENCH_MAX_CONCURRENT_RUNS", 2),
         storage_root=_location("WORKBENCH_STORAGE_ROOT"),

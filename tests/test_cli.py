@@ -19,6 +19,7 @@ def workbench(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"WORKBENCH_FEED_SOURCE": "ftp"}, "workbench: WORKBENCH_FEED_SOURCE must be one of synthetic, landing, fhir; got 'ftp'"),
         ({"WORKBENCH_END_DATE": "yesterday"}, "workbench: WORKBENCH_END_DATE must be a date like 2026-06-30, got 'yesterday'"),
         ({"WORKBENCH_DEMO_DRIFT": "yes"}, "workbench: WORKBENCH_DEMO_DRIFT must be one of on, off; got 'yes'"),
+        ({"WORKBENCH_BLOCK_MEMBERS": "100"}, "workbench: WORKBENCH_BLOCK_MEMBERS must be at least 200, got 100"),
     ],
 )
 def test_bad_setting_is_one_clear_line(env, message):

@@ -9,7 +9,7 @@ from assets.bronze import bronze_feed
 from assets.silver import silver_feed
 from resources import build_resources
 from resources.bronze_store import BronzeStore
-from resources.feeds import FhirBulkFeedSource, LandingFeedSource
+from resources.feeds import FhirBulkFeedSource, LandingFeedSource, SyntheticFeedSource
 from resources.io_manager import WarehouseIOManager
 from resources.warehouse import Warehouse
 from tests.rows import fill
@@ -65,11 +65,15 @@ def test_fhir_bulk_export_maps_onto_the_feeds_and_reports_what_it_could_not(tmp_
     assert accepted.height >= 10
 
 
-def test_a_run_on_the_synthetic_plan_releases_the_plan_when_it_ends(tmp_path):
-    from resources.feeds import SyntheticFeedSource, _synthetic_feed
+def test_a_run_on_the_synthetic_plan_releases_the_plan_and_deletes_its_spool_when_it_ends(tmp_path, monkeypatch):
+    import tempfile
+
     from resources.feeds.synthetic import _care, _population
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spool"))
+    (tmp_path / "spool").mkdir()
     source = SyntheticFeedSource(members=300, months=12, end_date="2026-06-30")
     result, warehouse = materialize_feed("medical_claims", source, tmp_path)
     assert result.success and warehouse.read_table("silver", "medical_claims").height > 0, "the run read the generated plan"
-    assert (_synthetic_feed.cache_info().currsize, _care.cache_info().currsize, _population.cache_info().currsize) == (0, 0, 0)
+    assert (_care.cache_info().currsize, _population.cache_info().currsize) == (0, 0)
+    assert list((tmp_path / "spool").iterdir()) == []

@@ -7,13 +7,16 @@ ingestion has a single code path.
 
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
 
 from resources.feeds.contract import ARRIVAL_DATE
+
+if TYPE_CHECKING:
+    from resources.feeds.synthetic import SyntheticConfig
 
 
 @dataclass(frozen=True)
@@ -44,16 +47,6 @@ class FeedSource(dg.ConfigurableResource):
         return None
 
 
-@cache
-def _synthetic_feed(seed: int, members: int, months: int, end_date: date, faults: bool, feed: str) -> pl.DataFrame:
-    from resources.feeds.faults import FaultConfig, inject_faults
-    from resources.feeds.synthetic import SyntheticConfig, generate_feed
-
-    cfg = SyntheticConfig(seed=seed, members=members, months=months, end_date=end_date)
-    rows = generate_feed(cfg, feed)
-    return inject_faults(rows, feed, FaultConfig() if faults else FaultConfig.none(), seed)[0]
-
-
 class SyntheticFeedSource(FeedSource):
     """The embedded default: a deterministic synthetic health plan, with production faults at small rates."""
 
@@ -63,35 +56,44 @@ class SyntheticFeedSource(FeedSource):
     end_date: str
     faults: bool = True
     claims_outage_since: str | None = None  # the demo's drift: no medical claim serviced on or after this day is delivered
+    block_members: int = 50_000  # members generated per block: generating holds one block's events in memory
 
     def describe(self) -> str:
         outage = f", medical claims from {self.claims_outage_since} withheld (demo drift)" if self.claims_outage_since else ""
         return (f"synthetic plan: {self.members:,} members, {self.months} months to {self.end_date}, seed {self.seed}, "
                 f"faults {'on' if self.faults else 'off'}{outage}")
 
-    def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
-        from resources.feeds.faults import claims_outage
+    def plan(self) -> "SyntheticConfig":
+        """The generator's configuration for this source."""
+        from resources.feeds.synthetic import SyntheticConfig
 
-        rows = _synthetic_feed(self.seed, self.members, self.months, date.fromisoformat(self.end_date), self.faults, feed)
+        return SyntheticConfig(seed=self.seed, members=self.members, months=self.months, end_date=date.fromisoformat(self.end_date))
+
+    def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
+        from resources.feeds.faults import FaultConfig, claims_outage
+        from resources.feeds.spool import spooled_feed
+
+        faults = FaultConfig() if self.faults else FaultConfig.none()
+        rows = spooled_feed(self.plan(), feed, faults, self.block_members).rows(arrival_dates)
         if self.claims_outage_since and feed == "medical_claims":
             rows = claims_outage(rows, date.fromisoformat(self.claims_outage_since))
-        return FeedDelivery(_on_dates(rows, arrival_dates))
+        return FeedDelivery(rows)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """Release the generated plan when the run ends: `make run` runs every job in one process, and the plan (all
-        feeds, about 1.5 GiB at 50,000 members) would otherwise stay resident through gold, training and scoring."""
+        """Delete the spooled feeds and release the generator's caches when the run ends: `make run` runs every job in
+        one process, and the population and care history would otherwise stay resident through gold and training."""
+        from resources.feeds.spool import release_spools
         from resources.feeds.synthetic import release_plans
 
-        _synthetic_feed.cache_clear()
+        release_spools()
         release_plans()
 
     def true_propensities(self, pseudonym_key: bytes) -> pl.DataFrame:
         """The generator's true propensities keyed by pseudonym, so the member id never leaves this call."""
         from assets.privacy import pseudonyms
-        from resources.feeds.synthetic import SyntheticConfig, true_propensities
+        from resources.feeds.synthetic import true_propensities
 
-        cfg = SyntheticConfig(seed=self.seed, members=self.members, months=self.months, end_date=date.fromisoformat(self.end_date))
-        truths = true_propensities(cfg)
+        truths = true_propensities(self.plan(), self.block_members)
         return truths.with_columns(pseudonyms(truths["member_id"], pseudonym_key).alias("member_key")).drop("member_id")
 
 
@@ -124,8 +126,12 @@ class FhirBulkFeedSource(FeedSource):
         return f"FHIR bulk export {self.directory} (arrived {self.arrival_date})"
 
     def deliver(self, feed: str, arrival_dates: set[date]) -> FeedDelivery:
+        """The export's rows when its arrival date is asked for (bronze asks a month at a time), else nothing."""
         from resources.feeds.fhir import read_fhir_bulk
+        from resources.feeds.landing import empty_raw_frame
 
+        if date.fromisoformat(self.arrival_date) not in arrival_dates:
+            return FeedDelivery(empty_raw_frame())
         frames, report = read_fhir_bulk(Path(self.directory), date.fromisoformat(self.arrival_date), self.default_line_of_business)
         unmapped = sorted(report.unmapped_codes.items(), key=lambda item: (-item[1], item[0]))[:20]
         notes = {

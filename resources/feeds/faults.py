@@ -195,8 +195,10 @@ SCHEMA_CHANGES: dict[str, SchemaChange] = {
 
 
 # --- choosing rows ------------------------------------------------------------------------------------------------
-def _fault_rng(seed: int, feed: str) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(feed.encode()), zlib.crc32(b"faults")]))
+def _fault_rng(seed: int, feed: str, block: int) -> np.random.Generator:
+    """The feed's fault stream; a plan's block other than 0 gets its own (block 0 draws what a one-block plan draws)."""
+    entropy = [seed, zlib.crc32(feed.encode()), zlib.crc32(b"faults")] + ([block] if block else [])
+    return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
 def _choose_rows(rng: np.random.Generator, masks: dict[str, np.ndarray], counts: dict[str, int]) -> dict[str, np.ndarray]:
@@ -314,7 +316,7 @@ def _renumber(frame: pl.DataFrame) -> pl.DataFrame:
     return ordered.with_columns((pl.int_range(pl.len(), dtype=pl.Int64).over(SOURCE_FILE) + 2).alias(SOURCE_LINE))
 
 
-def _schema_change_date(frame: pl.DataFrame, cfg: FaultConfig) -> date:
+def schema_change_date(frame: pl.DataFrame, cfg: FaultConfig) -> date:
     """The configured date, else the middle arrival date of the feed."""
     if cfg.schema_change_date is not None:
         return cfg.schema_change_date
@@ -339,12 +341,13 @@ def _fault_log(work: pl.DataFrame) -> pl.DataFrame:
     return work.filter(pl.col(FAULT).is_not_null()).select(SOURCE_FILE, SOURCE_LINE, pl.col(FAULT).alias("fault"), pl.col(COLUMN).alias("column"))
 
 
-def inject_faults(frame: pl.DataFrame, feed: str, cfg: FaultConfig, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The raw feed with faults injected, and a log of one row per fault (file, line, fault, column)."""
+def inject_faults(frame: pl.DataFrame, feed: str, cfg: FaultConfig, seed: int, block: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The raw feed (or one block of members' part of it) with faults injected, and a log of one row per fault (file,
+    line, fault, column)."""
     contract(feed)
     if cfg.is_off or frame.is_empty():
         return frame, pl.DataFrame(schema=LOG_SCHEMA)
-    rng = _fault_rng(seed, feed)
+    rng = _fault_rng(seed, feed, block)
     work = frame.with_row_index(ROW).with_columns(
         pl.lit(False).alias(APPENDED), pl.lit(None, pl.String).alias(FAULT), pl.lit(None, pl.String).alias(COLUMN))
     deliveries = _Deliveries.of(work)
@@ -357,7 +360,7 @@ def inject_faults(frame: pl.DataFrame, feed: str, cfg: FaultConfig, seed: int) -
     work = _renumber(pl.concat([work.filter(~pl.col(ROW).is_in(chosen["late_arrival"])), *_redeliveries(work, feed, chosen, deliveries, rng)]))
     logs = [_fault_log(work)]
     if cfg.schema_change_feed == feed:
-        work, schema_log = _with_schema_change(work, feed, _schema_change_date(work, cfg), rng)
+        work, schema_log = _with_schema_change(work, feed, schema_change_date(work, cfg), rng)
         logs.append(schema_log)
     added = [c for c in work.columns if c not in frame.columns and c not in (ROW, APPENDED, FAULT, COLUMN)]
     values = [c for c in frame.columns if c not in RAW_LINEAGE]

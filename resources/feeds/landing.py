@@ -94,9 +94,11 @@ def _visible_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def _feed_files(inbox: Path, feed: str) -> list[LandingFile]:
+def _feed_files(inbox: Path, feed: str, arrival_dates: set[date] | None = None) -> list[LandingFile]:
+    """The feed's files (of some arrival dates), hashed: only the files asked for are read to hash them."""
     folder = inbox / feed
-    return [_landing_file(feed, p) for p in _visible_files(folder)] if folder.is_dir() else []
+    paths = _visible_files(folder) if folder.is_dir() else []
+    return [_landing_file(feed, p) for p in paths if arrival_dates is None or arrival_date_of(p) in arrival_dates]
 
 
 def _outside_feeds(parts: tuple[str, ...]) -> bool:
@@ -336,9 +338,7 @@ def read_inbox(inbox: Path, feed: str, arrival_dates: set[date] | None = None) -
     """
     contract(feed)  # an unknown feed name fails here with the list of known feeds
     frames, rejections = [], []
-    for f in _feed_files(inbox, feed):
-        if arrival_dates is not None and f.arrival_date not in arrival_dates:
-            continue
+    for f in _feed_files(inbox, feed, arrival_dates):
         try:
             frames.append(read_landing_file(f))
         except BadFeedFile as err:

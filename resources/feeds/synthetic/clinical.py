@@ -59,7 +59,7 @@ def _clinical_records(cfg: SyntheticConfig) -> pl.DataFrame:
     encounter, member = records["encounter"].to_numpy(), records["member"].to_numpy()
     systems = np.array(codes.EHR_SYSTEMS)[np.array([r.ehr_system for r in codes.REGIONS])[pop.region[member]]]
     return records.select(
-        _identifiers_in_order(rng, encounter, "R", 11).alias("record_id"),
+        _identifiers_in_order(rng, encounter, cfg.id_prefix("R"), 11).alias("record_id"),
         pop.frame["member_id"].gather(member),
         _dates(encounter).alias("encounter_date"),
         "record_type", "code", "value", "unit",

@@ -18,7 +18,7 @@ def _npis(rng: np.random.Generator, size: int) -> np.ndarray:
     return digits @ (10 ** np.arange(9, 0, -1)) + check
 
 
-def _identifiers(rng: np.random.Generator, n: int, female: np.ndarray, region: np.ndarray) -> pl.DataFrame:
+def _identifiers(rng: np.random.Generator, n: int, female: np.ndarray, region: np.ndarray, prefix: str) -> pl.DataFrame:
     """Direct identifiers: member id, names, street address, ZIP in the member's region, phone with its area code."""
     numbers = 1000 + np.cumsum(rng.integers(1, 1500, n))
     first = np.where(female, np.array(codes.FEMALE_FIRST_NAMES)[rng.integers(0, len(codes.FEMALE_FIRST_NAMES), n)],
@@ -26,7 +26,7 @@ def _identifiers(rng: np.random.Generator, n: int, female: np.ndarray, region: n
     zip3 = np.array([r.zip3 for r in codes.REGIONS])[region]
     area = np.array([r.area_code for r in codes.REGIONS])[region]
     return pl.DataFrame({
-        "member_id": "M" + pl.Series(numbers).cast(pl.String).str.zfill(8),
+        "member_id": prefix + pl.Series(numbers).cast(pl.String).str.zfill(8),
         "first_name": first,
         "last_name": np.array(codes.LAST_NAMES)[rng.integers(0, len(codes.LAST_NAMES), n)],
         "address_line": pl.Series(rng.integers(1, 9999, n)).cast(pl.String) + " "

@@ -64,7 +64,7 @@ def _lab_results(cfg: SyntheticConfig) -> pl.DataFrame:
     region = pop.region[results["member"].to_numpy()]
     lab = np.where(rng.random(collection.size) < 0.8, labs[region % labs.size], labs[rng.integers(0, labs.size, collection.size)])
     return results.select(
-        _identifiers_in_order(rng, collection, "L", 10).alias("result_id"),
+        _identifiers_in_order(rng, collection, cfg.id_prefix("L"), 10).alias("result_id"),
         pop.frame["member_id"].gather(results["member"]),
         _dates(collection).alias("collection_date"),
         _dates(released).alias("result_date"),

@@ -55,7 +55,7 @@ def _medical_claims(cfg: SyntheticConfig) -> pl.DataFrame:
     appealed = np.where(rng.random(claims) < 0.03, rng.integers(45, 200, claims), 0)
     lag = 7 + np.round(rng.lognormal(np.log(17), 0.45, claims)).astype(np.int64) + appealed
     paid = _business_day(np.maximum.reduceat(service, starts) + lag)
-    claim_ids = _identifiers_in_order(rng, paid, "C", 11)
+    claim_ids = _identifiers_in_order(rng, paid, cfg.id_prefix("C"), 11)
     per_line = np.repeat(np.arange(claims), np.diff(np.r_[starts, claim.size]))
     billed = lines["procedure_code"].replace_strict(codes.BILLED_CHARGE, default=100, return_dtype=pl.Float64).to_numpy()
     billed = billed * rng.lognormal(0.0, 0.2, billed.size)

@@ -55,7 +55,7 @@ def _pharmacy_fills(cfg: SyntheticConfig) -> pl.DataFrame:
     quantity = np.round(table["units_per_day"].to_numpy() * supply)
     paid = quantity * table["unit_cost"].to_numpy() * rng.uniform(0.9, 1.1, day.size) + 1.75
     return pl.DataFrame({
-        "fill_id": _identifiers_in_order(rng, day, "RX", 10),
+        "fill_id": _identifiers_in_order(rng, day, cfg.id_prefix("RX"), 10),
         "member_id": pop.frame["member_id"].gather(member),
         "fill_date": _dates(day),
         "ndc": table["ndc"],

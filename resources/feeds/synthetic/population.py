@@ -112,7 +112,7 @@ def _population(cfg: SyntheticConfig) -> _Population:
     pcp_pool = _npis(rng, max(20, n // 60))
     ehr_coverage = np.array([r.ehr_coverage for r in codes.REGIONS])[region]
     canary = _canary_rows(_rng(cfg, "canaries"), cfg, enrollment.covered, age, chronic)
-    frame = _with_canaries(_identifiers(rng, n, female, region), canary).select(
+    frame = _with_canaries(_identifiers(rng, n, female, region, cfg.id_prefix("M")), canary).select(
         "member_id", "first_name", "last_name",
         pl.Series("birth_date", birth_day).cast(pl.Date),
         pl.Series("sex", np.where(female, "F", "M")),

@@ -10,8 +10,10 @@ from resources.feeds.synthetic.config import SyntheticConfig
 
 
 def _rng(cfg: SyntheticConfig, stream: str) -> np.random.Generator:
-    """An independent reproducible stream per purpose, so no feed depends on which others were generated."""
-    return np.random.default_rng(np.random.SeedSequence([cfg.seed, zlib.crc32(stream.encode())]))
+    """An independent reproducible stream per purpose (and per block of members), so no feed depends on which others
+    were generated; block 0 draws exactly what a plan generated in one block draws."""
+    entropy = [cfg.seed, zlib.crc32(stream.encode())] + ([cfg.block] if cfg.block else [])
+    return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
 def _pick(rng: np.random.Generator, weighted: tuple, size: int) -> np.ndarray:
