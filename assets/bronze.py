@@ -67,7 +67,7 @@ def land_by_month(context: dg.AssetExecutionContext, feed: str, source: FeedSour
         landing.already_landed += month.already_landed
         landing.rejected += delivery.rejected
         landing.notes |= delivery.notes
-        landing.schema_changes += schema_changes(delivery.rows.filter(pl.col(ARRIVAL_DATE).is_in(landed)), contract(feed)) if landed else []
+        landing.schema_changes += schema_changes(delivery.rows.filter(pl.col(ARRIVAL_DATE).is_in(landed)), contract(feed))
         if len(batches) > 1:
             context.log.info(f"{feed}: month {done} of {len(batches)} ({batch[0]:%Y-%m}): {sum(m.rows for m in month.written):,} rows landed")
     return landing

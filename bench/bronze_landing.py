@@ -69,6 +69,7 @@ def run_scale(members: int, months: int | None) -> LandingRun:
         sampler.start()
         out, err = child.communicate()
         sampler.done.set()
+        sampler.join()
         seconds = time.perf_counter() - start
     if child.returncode != 0:
         print(f"bronze landing at {members:,} members failed:", *err.splitlines()[-5:], sep="\n", file=sys.stderr)
