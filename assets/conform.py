@@ -1,9 +1,7 @@
-"""From raw text rows to silver: conform to the contract, judge every row, pseudonymise, de-duplicate.
+"""From raw text rows toward silver: conform to the contract, judge every row by its own rules, pseudonymise.
 
-Every input row ends in exactly one of two places: the silver table or the quarantine table with the
-rules it broke, so `rows in = accepted + quarantined` holds by construction and is checked afterwards.
-Silver is bitemporal: a later arrival of the same key (a correction) does not erase the earlier version;
-the earlier one gets `_valid_to_arrival`, so any past as-of date sees exactly what had arrived by then.
+Every input row ends either valid or with the rules it broke. The rules that span rows (exact re-sends,
+versions of a key) are settled across batches by assets/silver_build.py.
 """
 
 from __future__ import annotations
@@ -13,11 +11,13 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from assets.privacy import pseudonymise, redact
-from checks.schemas import DUPLICATE, RULES, VALID_TO, intake_schema, rule_name
+from assets.privacy import MEMBER_ID, MEMBER_KEY, content_digests, pseudonymise, redact
+from checks.schemas import RULES, VALID_TO, intake_schema, rule_name
 from resources.feeds.contract import ARRIVAL_DATE, RAW_LINEAGE, SOURCE_FILE, SOURCE_LINE, FeedContract
 
 ROW = "_row"
+CONTENT = "_content"
+IDENTITY = "_identity"
 ARRIVAL_ORDER = [ARRIVAL_DATE, SOURCE_FILE, SOURCE_LINE]
 UNIT_CONVERSIONS = {
     # HbA1c reported in IFCC mmol/mol becomes NGSP % (the unit every measure uses).
@@ -26,9 +26,19 @@ UNIT_CONVERSIONS = {
 
 
 @dataclass(frozen=True)
-class SilverSplit:
-    accepted: pl.DataFrame
-    quarantined: pl.DataFrame
+class JudgedRows:
+    """One batch judged row by row. `text` still holds direct identifiers: it never leaves memory, and what is
+    quarantined from it passes through `quarantine_text`."""
+
+    text: pl.DataFrame
+    valid: pl.DataFrame
+    rules: pl.DataFrame
+
+
+def empty_raw(spec: FeedContract) -> pl.DataFrame:
+    """A raw frame with no rows, so a feed with nothing landed still yields (empty) silver tables."""
+    return pl.DataFrame(schema={**{c: pl.String for c in spec.column_names}, SOURCE_FILE: pl.String,
+                                SOURCE_LINE: pl.Int64, ARRIVAL_DATE: pl.Date})
 
 
 def apply_renames(raw: pl.DataFrame, spec: FeedContract) -> pl.DataFrame:
@@ -98,30 +108,33 @@ def without_masked_required(failures: pl.DataFrame) -> pl.DataFrame:
     return failures.join(typed_out, on=[ROW, "rule"], how="anti")
 
 
-def duplicate_failures(valid: pl.DataFrame, spec: FeedContract) -> pl.DataFrame:
-    """An exact re-send (every contract value equal) keeps only its first arrival."""
-    ranked = valid.sort(ARRIVAL_ORDER)
-    exact = ranked.filter(pl.struct(spec.column_names).is_duplicated() & ~pl.struct(spec.column_names).is_first_distinct())
-    return exact.select(ROW, pl.lit(DUPLICATE).alias("rule"))
-
-
-def with_versions(accepted: pl.DataFrame, key: list[str]) -> pl.DataFrame:
-    """Each version of a key is valid until the next version of that key arrives (null while current)."""
-    ranked = accepted.sort(ARRIVAL_ORDER)
-    return ranked.with_columns(pl.col(ARRIVAL_DATE).shift(-1).over(key).alias(VALID_TO)).sort(ROW)
-
-
-def split_feed(raw: pl.DataFrame, spec: FeedContract, pseudonym_key: bytes) -> SilverSplit:
-    """Conform, judge and split one feed's raw rows into silver and quarantine."""
-    text = clean_text(apply_renames(raw, spec), spec.column_names).with_row_index(ROW)
+def judge_rows(raw: pl.DataFrame, spec: FeedContract, pseudonym_key: bytes, first_row: int = 0) -> JudgedRows:
+    """Conform one batch of raw rows and judge each against its own rules (rows numbered from `first_row`)."""
+    text = clean_text(apply_renames(raw, spec), spec.column_names).with_row_index(ROW, offset=first_row)
     typed, type_failures = cast_to_contract(text, spec)
     typed = convert_units(typed, spec.name)
     judged = without_masked_required(pl.concat([type_failures, rule_failures(typed, spec.name)]))
-    valid = typed.filter(~pl.col(ROW).is_in(judged[ROW].implode()))
-    failures = pl.concat([judged, duplicate_failures(valid, spec)])
-    rules = failures.group_by(ROW).agg(pl.col("rule").unique().sort().str.join("; ").alias(RULES))
-    identifiers = spec.direct_identifiers()
-    accepted = with_versions(typed.join(rules, on=ROW, how="anti"), list(spec.key))
-    silver = pseudonymise(accepted, pseudonym_key, identifiers).drop(ROW)
-    quarantined = redact(text.join(rules, on=ROW, how="inner").sort(ROW), pseudonym_key, identifiers)
-    return SilverSplit(accepted=silver, quarantined=quarantined.drop(ROW))
+    rules = judged.group_by(ROW).agg(pl.col("rule").unique().sort().str.join("; ").alias(RULES))
+    valid = typed.join(rules, on=ROW, how="anti")
+    return JudgedRows(text=text, valid=_pseudonymised_with_content(valid, spec, pseudonym_key), rules=rules)
+
+
+def _pseudonymised_with_content(valid: pl.DataFrame, spec: FeedContract, pseudonym_key: bytes) -> pl.DataFrame:
+    """Valid rows pseudonymised, with a CONTENT hash that is equal exactly when every contract value is (exact re-sends).
+
+    Identifiers other than the member id are gone once pseudonymised, so their keyed digest stands in for them; the
+    member id is represented by its pseudonym. The hash then sees only what silver holds anyway, so it need not be keyed.
+    """
+    others = [c for c in spec.direct_identifiers() if c != MEMBER_ID]
+    if others:
+        valid = valid.with_columns(content_digests(valid, others, pseudonym_key).alias(IDENTITY))
+    content = [MEMBER_KEY, *([IDENTITY] if others else []), *(c for c in spec.column_names if c not in spec.direct_identifiers())]
+    row = pl.struct(content)
+    return pseudonymise(valid, pseudonym_key, spec.direct_identifiers()).with_columns(
+        pl.struct(row.hash(0).alias("h0"), row.hash(1).alias("h1")).alias(CONTENT), pl.lit(None, pl.Date).alias(VALID_TO),
+    )
+
+
+def quarantine_text(judged: JudgedRows, rules: pl.DataFrame, spec: FeedContract, pseudonym_key: bytes) -> pl.DataFrame:
+    """The rows named in `rules` (ROW, RULES) as delivered, identifiers replaced by their pseudonym, in row order."""
+    return redact(judged.text.join(rules, on=ROW, how="inner").sort(ROW), pseudonym_key, spec.direct_identifiers())

@@ -15,21 +15,31 @@ PSEUDONYM_CHARS = 16
 _BLOCK = 64
 
 
-def _hmac_sql(key: bytes, column: str) -> str:
+def _hmac_sql(key: bytes, column: str, chars: int = PSEUDONYM_CHARS) -> str:
     padded = key.ljust(_BLOCK, b"\0")
     ipad = bytes(b ^ 0x36 for b in padded).hex()
     opad = bytes(b ^ 0x5C for b in padded).hex()
     inner = f"unhex(sha256(unhex('{ipad}') || encode({column})))"
-    return f"left(sha256(unhex('{opad}') || {inner}), {PSEUDONYM_CHARS})"
+    return f"left(sha256(unhex('{opad}') || {inner}), {chars})"
+
+
+def keyed_digests(values: pl.Series, key: bytes, chars: int) -> pl.Series:
+    """HMAC-SHA256(key, value) as `chars` hex characters for a text column (null stays null)."""
+    frame = pl.DataFrame({"value": values})
+    with duckdb.connect() as con:
+        con.register("values_in", frame.to_arrow())
+        return con.execute(f"SELECT {_hmac_sql(key, 'value', chars)} AS digest FROM values_in").pl()["digest"]
 
 
 def pseudonyms(member_ids: pl.Series, key: bytes) -> pl.Series:
     """Member pseudonyms for a column of member ids (null stays null)."""
-    frame = pl.DataFrame({MEMBER_ID: member_ids})
-    with duckdb.connect() as con:
-        con.register("ids", frame.to_arrow())
-        out = con.execute(f"SELECT {_hmac_sql(key, MEMBER_ID)} AS {MEMBER_KEY} FROM ids").pl()
-    return out[MEMBER_KEY]
+    return keyed_digests(member_ids, key, PSEUDONYM_CHARS).alias(MEMBER_KEY)
+
+
+def content_digests(frame: pl.DataFrame, columns: list[str], key: bytes) -> pl.Series:
+    """A keyed 128-bit digest of each row's values in `columns` (direct identifiers): equal values, equal digests.
+    It stands in for identifiers that pseudonymised rows no longer hold wherever rows must still be compared."""
+    return keyed_digests(frame.select(pl.struct(columns).struct.json_encode())[:, 0], key, 32)
 
 
 def redact(frame: pl.DataFrame, key: bytes, direct_identifiers: list[str]) -> pl.DataFrame:

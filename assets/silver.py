@@ -1,25 +1,24 @@
 """Silver: conformed, typed, de-duplicated and pseudonymised feeds in DuckDB, plus their quarantine.
 
-Rebuilt from all of bronze on each run (bronze is immutable, so silver is a pure function of it);
-every bronze row ends either in `silver.<feed>` or in `quarantine.<feed>` with the rules it broke.
+Rebuilt from all of bronze on each run (bronze is immutable, so silver is a pure function of it), a batch of
+months of arrivals at a time (assets/silver_build.py); every bronze row ends either in `silver.<feed>` or in
+`quarantine.<feed>` with the rules it broke.
 """
 
-import dagster as dg
-import polars as pl
+import tempfile
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
 
-from assets.conform import split_feed
+import dagster as dg
+
 from assets.policy import OWNERS, PHI_PSEUDONYMISED, markdown_table, table_schema, tags
+from assets.silver_build import BatchCounts, SilverBuild, arrival_batches
 from checks.schemas import RULES, quarantine_columns, silver_columns
 from checks.silver import quarantine_by_rule
 from resources.bronze_store import BronzeStore
-from resources.feeds.contract import FEEDS, RAW_LINEAGE, contract
+from resources.feeds.contract import FEEDS, contract
 from resources.vault import KeyVault
-
-
-def empty_raw(feed: str) -> pl.DataFrame:
-    """A raw frame with no rows, so a feed with nothing landed still yields (empty) silver tables."""
-    return pl.DataFrame(schema={**{c: pl.String for c in contract(feed).column_names}, RAW_LINEAGE[0]: pl.String,
-                                RAW_LINEAGE[1]: pl.Int64, RAW_LINEAGE[2]: pl.Date})
 
 
 def silver_feed(feed: str) -> dg.AssetsDefinition:
@@ -49,14 +48,21 @@ def silver_feed(feed: str) -> dg.AssetsDefinition:
         },
     )
     def _silver(context: dg.AssetExecutionContext, bronze_store: BronzeStore, vault: KeyVault):
-        raw = bronze_store.read(feed, vault.raw_key())
-        split = split_feed(raw if raw.height else empty_raw(feed), spec, vault.pseudonym_key())
-        context.log.info(f"{feed}: {raw.height:,} rows in, {split.accepted.height:,} accepted, {split.quarantined.height:,} quarantined")
-        rules = quarantine_by_rule(split.quarantined)
-        yield dg.Output(split.accepted, output_name=silver_key.to_python_identifier(),
-                        metadata={"rows_in": raw.height, "accepted": split.accepted.height, "quarantined": split.quarantined.height})
-        yield dg.Output(split.quarantined, output_name=quarantine_key.to_python_identifier(),
-                        metadata={"by_rule": markdown_table(rules)})
+        batches = arrival_batches({date.fromisoformat(m.arrival_date): m.rows for m in bronze_store.manifests(feed)})
+        with tempfile.TemporaryDirectory(prefix=f"workbench-silver-{feed}-") as scratch, \
+                SilverBuild(spec, vault.pseudonym_key(), Path(scratch)) as build:
+            total = BatchCounts(0, 0, 0)
+            for i, days in enumerate(batches, 1):
+                batch = build.add(bronze_store.read(feed, vault.raw_key(), {d.isoformat() for d in days}))
+                total += batch
+                context.log.info(f"{feed}: batch {i} of {len(batches)} (arrivals {days[0]:%Y-%m} to {days[-1]:%Y-%m}): {batch.rows_in:,} rows in, "
+                                 f"{batch.accepted:,} accepted, {batch.quarantined:,} quarantined")
+            split = build.finish()
+            context.log.info(f"{feed}: {total.rows_in:,} rows in, {total.accepted:,} accepted, {total.quarantined:,} quarantined")
+            rules = quarantine_by_rule(split.quarantined.select(RULES).collect())
+            yield dg.Output(split.accepted, output_name=silver_key.to_python_identifier(), metadata=asdict(total))
+            yield dg.Output(split.quarantined, output_name=quarantine_key.to_python_identifier(),
+                            metadata={"by_rule": markdown_table(rules)})
 
     return _silver
 

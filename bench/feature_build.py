@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
-from assets.conform import split_feed
+from assets.silver_build import split_feed
 from assets.events import Silver, tagged_events
 from assets.features import UTILISATION, WINDOWS, build_features, utilisation
 from assets.pit import add_months, month_end, visible

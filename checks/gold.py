@@ -64,12 +64,12 @@ def _build(silver: Silver, as_of: date) -> pl.DataFrame:
 
 @dg.asset_check(asset=FEATURES_KEY, name="schema", blocking=True, description="Features satisfy their Pandera schema (types, ranges, one row per member and month).")
 def features_schema_check(warehouse: Warehouse) -> dg.AssetCheckResult:
-    return pandera_check_result(features_schema(), warehouse.read_table("gold", "features"))
+    return pandera_check_result(features_schema(), warehouse.read_batches("gold", "features", by=["member_key"]))
 
 
 @dg.asset_check(asset=LABELS_KEY, name="schema", blocking=True, description="Labels satisfy their Pandera schema and label values agree with their status.")
 def labels_schema_check(warehouse: Warehouse) -> dg.AssetCheckResult:
-    return pandera_check_result(labels_schema(), warehouse.read_table("gold", "labels"))
+    return pandera_check_result(labels_schema(), warehouse.read_batches("gold", "labels", by=["member_key"]))
 
 
 @dg.asset_check(asset=FEATURES_KEY, name="no_lookahead_leakage", blocking=True, additional_deps=[["silver", f] for f in FEEDS],

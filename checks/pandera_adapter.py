@@ -7,6 +7,8 @@ values themselves are never reported, since they may be PHI.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
@@ -36,11 +38,17 @@ def _examples(frame: pl.DataFrame, indexes: pl.Series) -> list[str]:
 
 def pandera_check_result(
     schema: pa.DataFrameSchema,
-    frame: pl.DataFrame,
+    batches: Iterable[pl.DataFrame],
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
 ) -> dg.AssetCheckResult:
-    """Validate `frame` against `schema` and report pass/fail with failure counts per rule."""
-    failures = failure_summary(schema, frame)
+    """Validate a table, given as batches (Warehouse.read_batches), against `schema`; pass/fail with failure counts per rule."""
+    rules, rows, examples = [], 0, []
+    for frame in batches:
+        failures = failure_summary(schema, frame)
+        rules.append(failures.select("rule"))
+        rows += frame.height
+        examples += _examples(frame, failures["index"].drop_nulls())[: EXAMPLES - len(examples)]
+    failures = pl.concat(rules) if rules else pl.DataFrame(schema={"rule": pl.String})
     by_rule = failures.group_by("rule").len().sort(["len", "rule"], descending=[True, False])
     return dg.AssetCheckResult(
         passed=failures.is_empty(),
@@ -48,9 +56,9 @@ def pandera_check_result(
         description=f"{schema.name}: " + (", ".join(f"{r} ({n:,})" for r, n in by_rule.head(3).iter_rows()) if failures.height else "all rules hold"),
         metadata={
             "schema": schema.name,
-            "rows_checked": frame.height,
+            "rows_checked": rows,
             "failures": failures.height,
             "failures_by_rule": markdown_table(by_rule.rename({"len": "failures"})),
-            "example_rows": dg.MetadataValue.json(_examples(frame, failures["index"].drop_nulls())),
+            "example_rows": dg.MetadataValue.json(examples),
         },
     )

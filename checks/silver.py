@@ -6,7 +6,7 @@ import polars as pl
 
 from checks.pandera_adapter import pandera_check_result
 from assets.policy import markdown_table
-from checks.schemas import RULES, silver_schema
+from checks.schemas import RULES, silver_key, silver_schema
 from resources.bronze_store import BronzeStore
 from resources.feeds.contract import ARRIVAL_DATE, FEEDS
 from resources.warehouse import Warehouse
@@ -38,7 +38,7 @@ def silver_checks(feed: str) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(asset=key, name="schema", blocking=True, description=f"silver.{feed} satisfies its Pandera contract (columns, types, rules, one current version per key).")
     def _schema(warehouse: Warehouse) -> dg.AssetCheckResult:
-        return pandera_check_result(silver_schema(feed), warehouse.read_table("silver", feed))
+        return pandera_check_result(silver_schema(feed), warehouse.read_batches("silver", feed, by=silver_key(feed)))
 
     @dg.asset_check(asset=key, name="reconciliation", blocking=True, additional_deps=[["quarantine", feed]],
                     description="For every bronze partition: rows in = rows accepted + rows quarantined.")

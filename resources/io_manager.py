@@ -1,4 +1,5 @@
-"""IO manager that stores polars frames as warehouse tables named after the asset key.
+"""IO manager that stores polars frames (a LazyFrame streamed, for tables larger than memory) as warehouse tables
+named after the asset key.
 
 `["silver", "pharmacy_fills"]` becomes table `silver.pharmacy_fills`; reads go back through the
 Warehouse resource, so notebooks loading assets by key see exactly what the pipeline sees.
@@ -22,14 +23,15 @@ def table_of(key: dg.AssetKey) -> tuple[str, str]:
 class WarehouseIOManager(dg.ConfigurableIOManager):
     warehouse: Warehouse
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame) -> None:
         schema, name = table_of(context.asset_key)
         if context.has_asset_partitions:
             column = context.definition_metadata[PARTITION_COLUMN]
             self.warehouse.write_partitions(schema, name, obj, column, list(context.asset_partition_keys))
         else:
             self.warehouse.write_table(schema, name, obj)
-        context.add_output_metadata({"dagster/row_count": obj.height, "table": f"{schema}.{name}"})
+        rows = obj.select(pl.len()).collect().item() if isinstance(obj, pl.LazyFrame) else obj.height
+        context.add_output_metadata({"dagster/row_count": rows, "table": f"{schema}.{name}"})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         schema, name = table_of(context.asset_key)

@@ -39,9 +39,12 @@ TABLE_OBJECT = "table.parquet"
 PART_PREFIX, PARQUET = "part-", ".parquet"
 
 
-def parquet_bytes(frame: pl.DataFrame) -> bytes:
+def parquet_bytes(frame: pl.DataFrame | pl.LazyFrame) -> bytes:
     buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd")
+    if isinstance(frame, pl.LazyFrame):
+        frame.sink_parquet(buffer, compression="zstd")
+    else:
+        frame.write_parquet(buffer, compression="zstd")
     return buffer.getvalue()
 
 
@@ -72,7 +75,7 @@ def numbered(frame: pl.DataFrame, sequence: str, after: int) -> pl.DataFrame:
 class ParquetTables:
     store: ObjectStore  # located at <root>/warehouse
 
-    def write_table(self, schema: str, name: str, frame: pl.DataFrame) -> None:
+    def write_table(self, schema: str, name: str, frame: pl.DataFrame | pl.LazyFrame) -> None:
         self.store.put(parquet_bytes(frame), schema, name, TABLE_OBJECT)
 
     def write_partitions(self, schema: str, name: str, frame: pl.DataFrame, column: str, keys: list[str]) -> None:

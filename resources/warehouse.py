@@ -8,6 +8,7 @@ form its role allows; denials and reads by people are written to the audit trail
 (resources/parquet_tables.py), read through an in-memory DuckDB connection, so the same SQL and policy apply.
 """
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,14 @@ from resources.audit import audit_trail, current_principal
 from resources.file_lock import held, lock_path
 from resources.object_store import ObjectStore, is_s3
 from resources.parquet_tables import ParquetTables, numbered, referenced_tables
+
+
+# Rows per batch when a table is read in batches (a few hundred MB of a wide table).
+BATCH_ROWS = 1_000_000
+
+
+def _quoted(columns: list[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
 
 
 class UnknownTableError(LookupError):
@@ -76,14 +85,20 @@ class Warehouse(dg.ConfigurableResource):
             with objects.connect(tables) as con:
                 yield con
 
-    def write_table(self, schema: str, name: str, frame: pl.DataFrame) -> None:
-        """Replace `schema.name` with `frame` in one transaction."""
+    def write_table(self, schema: str, name: str, frame: pl.DataFrame | pl.LazyFrame) -> None:
+        """Replace `schema.name` with `frame` in one transaction; a LazyFrame streams through a Parquet file beside
+        the warehouse, so a table larger than memory never becomes one frame."""
         if objects := self._objects():
             return objects.write_table(schema, name, frame)
-        with self.connect() as con:
+        with self.connect() as con, tempfile.TemporaryDirectory(dir=Path(self.path).parent, prefix=".incoming-") as folder:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            con.register("incoming", frame.to_arrow())
-            con.execute(f'CREATE OR REPLACE TABLE "{schema}"."{name}" AS SELECT * FROM incoming')
+            if isinstance(frame, pl.LazyFrame):
+                frame.sink_parquet(incoming := Path(folder) / "table.parquet")
+                source = f"read_parquet('{incoming}')"
+            else:
+                con.register("incoming", frame.to_arrow())
+                source = "incoming"
+            con.execute(f'CREATE OR REPLACE TABLE "{schema}"."{name}" AS SELECT * FROM {source}')
 
     def write_partitions(self, schema: str, name: str, frame: pl.DataFrame, column: str, keys: list[str]) -> None:
         """Replace the rows of the given partitions (values of `column`) and keep every other partition."""
@@ -127,17 +142,39 @@ class Warehouse(dg.ConfigurableResource):
 
     def read_table(self, schema: str, name: str, column: str | None = None, keys: list[str] | None = None) -> pl.DataFrame:
         """A table as the acting principal may see it; optionally only the rows whose `column` is in `keys`."""
+        qualified, grant = self._readable(schema, name)
+        where = f'"{column}" IN (SELECT unnest($keys))' if column is not None else None
+        frame = self._select(grant, schema, name, where, {"keys": keys} if column is not None else None)
+        self._audit(grant, "read", qualified, f"{frame.height} rows")
+        return frame
+
+    def read_batches(self, schema: str, name: str, by: list[str], rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+        """A table as the acting principal may see it, in batches of about `rows` rows split by a hash of `by`.
+
+        Every row sharing values of `by` lands in one batch, so a rule over those groups (unique keys, one current
+        version) holds batch by batch exactly when it holds for the whole table; a table larger than memory is
+        validated without ever being one frame."""
+        qualified, grant = self._readable(schema, name)
+        with self._reading(qualified) as con:
+            total = con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()[0]
+        batches = max(1, -(-total // rows))
+        for batch in range(batches):
+            yield self._select(grant, schema, name, f"hash({_quoted(by)}) % {batches} = {batch}")
+        self._audit(grant, "read", qualified, f"{total} rows in {batches} batches")
+
+    def _readable(self, schema: str, name: str) -> tuple[str, Grant]:
         qualified = f"{schema}.{name}"
         if qualified not in (known := self.tables()):
             raise UnknownTableError(f"warehouse has no table {qualified}; it has: {', '.join(known) or 'none'}")
-        grant = self._authorized(qualified)
-        with self._reading(qualified, *([ROW_FILTER_TABLE] if grant.row_filter else [])) as con:
+        return qualified, self._authorized(qualified)
+
+    def _select(self, grant: Grant, schema: str, name: str, where: str | None, params: dict | None = None) -> pl.DataFrame:
+        """The rows matching `where` that `grant` may see, in the form its role allows."""
+        with self._reading(f"{schema}.{name}", *([ROW_FILTER_TABLE] if grant.row_filter else [])) as con:
             columns = [r[0] for r in con.execute(f'DESCRIBE "{schema}"."{name}"').fetchall()]
-            where = [f'"{column}" IN (SELECT unnest($keys))'] if column is not None else []
-            where += [clause] if (clause := row_filter_sql(grant, columns)) else []
-            sql = f'SELECT * FROM "{schema}"."{name}"' + (" WHERE " + " AND ".join(where) if where else "")
-            frame = con.execute(sql, {"keys": keys} if column is not None else None).pl()
-        self._audit(grant, "read", qualified, f"{frame.height} rows")
+            clauses = [c for c in (where, row_filter_sql(grant, columns)) if c]
+            sql = f'SELECT * FROM "{schema}"."{name}"' + (" WHERE " + " AND ".join(clauses) if clauses else "")
+            frame = con.execute(sql, params).pl()
         return restrict(grant, frame)
 
     def query(self, sql: str, **params: object) -> pl.DataFrame:

@@ -38,6 +38,19 @@ def test_analyst_sees_only_granted_lines_of_business(warehouse_path):
     assert as_("analyst", warehouse_path).read_table("gold", "features").height == 3
 
 
+def test_batched_reads_hold_every_row_once_keep_each_member_whole_and_apply_the_row_filter(tmp_path, warehouse_path):
+    service = Warehouse(path=warehouse_path, principal="pipeline-service")
+    visits = pl.DataFrame({"member_key": [f"{i % 97:016x}" for i in range(2_000)], "visit": range(2_000)})
+    service.write_table("silver", "clinical_records", visits)
+    batches = list(service.read_batches("silver", "clinical_records", by=["member_key"], rows=300))
+    assert len(batches) == 7 and sum(b.height for b in batches) == 2_000
+    assert sorted(pl.concat(batches)["visit"].to_list()) == list(range(2_000))
+    members = [set(b["member_key"]) for b in batches]
+    assert all(not (a & b) for i, a in enumerate(members) for b in members[i + 1:])
+    analyst = as_("analyst-commercial", warehouse_path)
+    assert sorted(pl.concat(analyst.read_batches("gold", "features", by=["member_key"], rows=1))["member_key"]) == [KEYS[0], KEYS[2]]
+
+
 def test_denials_are_named_and_audited(warehouse_path):
     with pytest.raises(AccessDenied, match=r"^analyst-commercial \(analyst\) may not read governance.promotion_ledger$"):
         as_("analyst-commercial", warehouse_path).read_table("governance", "promotion_ledger")

@@ -8,7 +8,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from assets.conform import split_feed
+from assets.silver_build import split_feed
 from assets.privacy import pseudonyms
 from checks.pandera_adapter import failure_summary
 from checks.schemas import silver_schema

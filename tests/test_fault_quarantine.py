@@ -7,8 +7,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from assets.conform import split_feed
-from resources.feeds.contract import FEEDS, SOURCE_FILE, SOURCE_LINE, contract
+from assets.silver_build import SilverBuild, arrival_batches, split_feed
+from checks.schemas import DUPLICATE, RULES, VALID_TO, silver_key
+from resources.feeds.contract import ARRIVAL_DATE, FEEDS, SOURCE_FILE, SOURCE_LINE, contract
 from resources.feeds.faults import FaultConfig, inject_faults
 from resources.feeds.synthetic import SyntheticConfig, generate_feed
 
@@ -26,6 +27,36 @@ def judged(request):
         split.quarantined.select(SOURCE_FILE, SOURCE_LINE, "_rules"),
     ])
     return feed, raw, log.join(where, on=[SOURCE_FILE, SOURCE_LINE], how="left"), split
+
+
+def _month(column: str) -> pl.Expr:
+    return pl.col(column).dt.truncate("1mo")
+
+
+def test_silver_built_a_month_at_a_time_is_silver_built_at_once(judged, tmp_path):
+    """Re-sends and corrections whose first arrival is in an earlier batch are settled exactly as in one batch."""
+    feed, raw, _, split = judged
+    with SilverBuild(contract(feed), KEY, tmp_path) as build:
+        for days in arrival_batches(dict(raw.group_by(ARRIVAL_DATE).len().iter_rows()), rows=1):
+            build.add(raw.filter(pl.col(ARRIVAL_DATE).is_in(days)))
+        monthly = build.finish()
+        accepted, quarantined = monthly.accepted.collect(), monthly.quarantined.collect()
+    lineage = [SOURCE_FILE, SOURCE_LINE]
+    assert accepted.sort(lineage).equals(split.accepted.sort(lineage))
+    assert quarantined.sort(lineage).equals(split.quarantined.sort(lineage))
+    key = silver_key(feed)
+    first_arrivals = accepted.group_by(key).agg(pl.col(ARRIVAL_DATE).min().alias("first")).with_columns(pl.col(key).cast(pl.String))
+    resent_later = quarantined.filter(pl.col(RULES) == DUPLICATE).join(first_arrivals, on=key).filter(_month(ARRIVAL_DATE) > _month("first"))
+    closed_later = accepted.filter(_month(VALID_TO) > _month(ARRIVAL_DATE))
+    assert resent_later.height + closed_later.height, f"no {feed} re-send or correction crossed a month"
+
+
+def test_arrival_batches_are_whole_months_in_order_up_to_the_row_budget():
+    days = {date(2026, 1, 5): 40, date(2026, 1, 20): 30, date(2026, 2, 2): 20, date(2026, 3, 9): 200, date(2026, 4, 1): 10}
+    assert arrival_batches(days, rows=100) == [
+        [date(2026, 1, 5), date(2026, 1, 20), date(2026, 2, 2)], [date(2026, 3, 9)], [date(2026, 4, 1)],
+    ]
+    assert arrival_batches({}, rows=100) == []
 
 
 def test_counts_reconcile(judged):

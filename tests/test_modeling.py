@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from assets.conform import split_feed
+from assets.silver_build import split_feed
 from assets.events import Silver, tagged_events
 from assets.features import FEATURES, build_features
 from assets.labels import build_labels
