@@ -27,6 +27,7 @@ from assets.bronze import months_of
 from assets.conform import ARRIVAL_ORDER, CONTENT, ROW, empty_raw, judge_rows, quarantine_text
 from checks.schemas import DUPLICATE, RULES, VALID_TO, quarantine_columns, silver_columns, silver_key
 from resources.feeds.contract import ARRIVAL_DATE, FeedContract
+from resources.warehouse import quoted
 
 # DuckDB's working memory for the cross-batch steps; beyond it, it spills to the scratch folder.
 STAGING_MEMORY = "1GB"
@@ -64,10 +65,6 @@ def arrival_batches(rows_by_day: dict[date, int], rows: int = BATCH_ROWS) -> lis
             batches.append(month)
             size = month_rows
     return batches
-
-
-def _quoted(columns: list[str]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
 
 
 class SilverBuild:
@@ -119,11 +116,11 @@ class SilverBuild:
     def finish(self) -> SilverSplit[pl.LazyFrame]:
         """Close each version at its key's next arrival and write both tables in input row order."""
         feed = self.spec.name
-        next_version = f'lead("{ARRIVAL_DATE}") OVER (PARTITION BY {_quoted(silver_key(feed))} ORDER BY {_quoted(ARRIVAL_ORDER)})'
+        next_version = f'lead("{ARRIVAL_DATE}") OVER (PARTITION BY {quoted(silver_key(feed))} ORDER BY {quoted(ARRIVAL_ORDER)})'
         silver = f'SELECT * REPLACE ({next_version} AS "{VALID_TO}") FROM accepted'
         accepted, quarantined = self.folder / "silver.parquet", self.folder / "quarantine.parquet"
-        self._export(f"SELECT {_quoted(list(silver_columns(feed)))} FROM ({silver}) ORDER BY \"{ROW}\"", accepted)
-        self._export(f"SELECT {_quoted(list(quarantine_columns(feed)))} FROM quarantined ORDER BY \"{ROW}\"", quarantined)
+        self._export(f"SELECT {quoted(list(silver_columns(feed)))} FROM ({silver}) ORDER BY \"{ROW}\"", accepted)
+        self._export(f"SELECT {quoted(list(quarantine_columns(feed)))} FROM quarantined ORDER BY \"{ROW}\"", quarantined)
         return SilverSplit(pl.scan_parquet(accepted), pl.scan_parquet(quarantined))
 
     def _export(self, sql: str, path: Path) -> None:

@@ -28,7 +28,8 @@ from resources.parquet_tables import ParquetTables, numbered, referenced_tables
 BATCH_ROWS = 1_000_000
 
 
-def _quoted(columns: list[str]) -> str:
+def quoted(columns: list[str]) -> str:
+    """Column names as a DuckDB column list."""
     return ", ".join(f'"{c}"' for c in columns)
 
 
@@ -159,7 +160,7 @@ class Warehouse(dg.ConfigurableResource):
             total = con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()[0]
         batches = max(1, -(-total // rows))
         for batch in range(batches):
-            yield self._select(grant, schema, name, f"hash({_quoted(by)}) % {batches} = {batch}")
+            yield self._select(grant, schema, name, f"hash({quoted(by)}) % {batches} = {batch}")
         self._audit(grant, "read", qualified, f"{total} rows in {batches} batches")
 
     def _readable(self, schema: str, name: str) -> tuple[str, Grant]:
