@@ -14,6 +14,7 @@ import polars as pl
 from assets.privacy import MEMBER_ID, MEMBER_KEY, content_digests, pseudonymise, redact
 from checks.schemas import RULES, VALID_TO, intake_schema, rule_name
 from resources.feeds.contract import ARRIVAL_DATE, RAW_LINEAGE, SOURCE_FILE, SOURCE_LINE, FeedContract
+from resources.feeds.landing import empty_raw_frame
 
 ROW = "_row"
 CONTENT = "_content"
@@ -36,9 +37,8 @@ class JudgedRows:
 
 
 def empty_raw(spec: FeedContract) -> pl.DataFrame:
-    """A raw frame with no rows, so a feed with nothing landed still yields (empty) silver tables."""
-    return pl.DataFrame(schema={**{c: pl.String for c in spec.column_names}, SOURCE_FILE: pl.String,
-                                SOURCE_LINE: pl.Int64, ARRIVAL_DATE: pl.Date})
+    """A raw frame with no rows but every contract column, so a feed with nothing landed still yields (empty) silver tables."""
+    return empty_raw_frame().with_columns(pl.lit(None, pl.String).alias(c) for c in spec.column_names)
 
 
 def apply_renames(raw: pl.DataFrame, spec: FeedContract) -> pl.DataFrame:

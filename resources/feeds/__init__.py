@@ -140,4 +140,4 @@ class FhirBulkFeedSource(FeedSource):
             "fhir_unmapped_codes": "; ".join(f"{s} {c} x{n:,}" for (s, c), n in unmapped) or "none",
             "fhir_approximations": "; ".join(report.approximations) or "none",
         }
-        return FeedDelivery(_on_dates(frames.get(feed, pl.DataFrame()), arrival_dates), notes=notes)
+        return FeedDelivery(_on_dates(frames.get(feed, empty_raw_frame()), arrival_dates), notes=notes)
