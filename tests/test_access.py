@@ -38,10 +38,10 @@ def test_analyst_sees_only_granted_lines_of_business(warehouse_path):
     assert as_("analyst", warehouse_path).read_table("gold", "features").height == 3
 
 
-def test_batched_reads_hold_every_row_once_keep_each_member_whole_and_apply_the_row_filter(tmp_path, warehouse_path):
+def test_a_lazy_table_read_in_batches_holds_every_row_once_keeps_each_member_whole_and_applies_the_row_filter(warehouse_path):
     service = Warehouse(path=warehouse_path, principal="pipeline-service")
     visits = pl.DataFrame({"member_key": [f"{i % 97:016x}" for i in range(2_000)], "visit": range(2_000)})
-    service.write_table("silver", "clinical_records", visits)
+    service.write_table("silver", "clinical_records", visits.lazy())
     batches = list(service.read_batches("silver", "clinical_records", by=["member_key"], rows=300))
     assert len(batches) == 7 and sum(b.height for b in batches) == 2_000
     assert sorted(pl.concat(batches)["visit"].to_list()) == list(range(2_000))

@@ -193,6 +193,15 @@ def test_query_and_append_on_s3(endpoint, bucket, warehouse):
     assert catalog["t"].to_list() == warehouse.tables()
 
 
+def test_a_lazy_frame_becomes_one_table_object_read_back_in_member_whole_batches(endpoint, bucket, warehouse, tmp_path):
+    pl.DataFrame({"member_key": [KEYS[i % 3] for i in range(30)], "visit": range(30)}).write_parquet(tmp_path / "visits.parquet")
+    warehouse.write_table("silver", "clinical_records", pl.scan_parquet(tmp_path / "visits.parquet"))
+    assert _keys(endpoint, bucket, "prod/warehouse/silver/clinical_records/") == ["prod/warehouse/silver/clinical_records/table.parquet"]
+    batches = list(warehouse.read_batches("silver", "clinical_records", by=["member_key"], rows=10))
+    assert len(batches) == 3 and sorted(pl.concat(batches)["visit"].to_list()) == list(range(30))
+    assert all(n == 10 for batch in batches for n in batch["member_key"].value_counts()["count"])
+
+
 def test_mlflow_artifacts_land_in_the_bucket(endpoint, bucket, tmp_path):
     s = settings()
     registry = ModelRegistry(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=s.stored("mlflow", "artifacts"), s3_endpoint_url=endpoint)
