@@ -75,11 +75,13 @@ def predictor(loaded: Any) -> Callable[[pl.DataFrame], np.ndarray]:
 
 def labelled_rows(measure: str, months: list[str]) -> pl.DataFrame:
     """The measure's labelled feature rows at "YYYY-MM" as-of months, read as the acting principal may see them, with
-    `as_of_month` ("YYYY-MM", from the partition: never date-shifted).
+    `as_of_month` ("YYYY-MM", from the partition: never date-shifted). Features are read only for the members the
+    measure labelled, so a report kernel never holds every member's features.
     """
     partitions = [f"{month}-01" for month in months]
-    features = load_partitions("gold/features", partitions)
-    frame = training_frame(features, load_partitions("gold/labels", partitions), measure)
+    labels = load_partitions("gold/labels", partitions).filter(pl.col("measure") == measure)
+    features = load_partitions("gold/features", partitions, members=labels["member_key"].unique().sort())
+    frame = training_frame(features, labels, measure)
     return frame.join(features.select(*KEYS, pl.col("as_of_month").str.slice(0, 7)), on=KEYS, how="left")
 
 

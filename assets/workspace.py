@@ -13,6 +13,8 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from resources.io_manager import MEMBERS
+
 
 class UnknownAsset(LookupError):
     """A key or partition the definitions do not have; the message names the closest ones that exist."""
@@ -82,8 +84,10 @@ def load(key: str, partition: str | None = None) -> Any:
     return _values(found, [{"partition_key": partition}])[0]
 
 
-def load_partitions(key: str, partitions: Sequence[str]) -> pl.DataFrame:
-    """Several partitions of a partitioned table asset; each run of consecutive ones is one read, stacked in the order given."""
+def load_partitions(key: str, partitions: Sequence[str], members: Sequence[str] | None = None) -> pl.DataFrame:
+    """Several partitions of a partitioned table asset (only the rows of `members`, member keys, if given); each run of
+    consecutive ones is one read, stacked in the order given."""
     found = asset_key(key)
     ranges = _runs(partitions, _checked(found, partitions))
-    return pl.concat(_values(found, [{"partition_key_range": r} for r in ranges]))
+    only = {} if members is None else {"input_definition_metadata": {MEMBERS: list(members)}}
+    return pl.concat(_values(found, [{"partition_key_range": r, **only} for r in ranges]))

@@ -4,7 +4,7 @@ named after the asset key.
 `["silver", "pharmacy_fills"]` becomes table `silver.pharmacy_fills`; reads go back through the
 Warehouse resource, so notebooks loading assets by key see exactly what the pipeline sees.
 Partitioned assets name their partition column in metadata (`partition_column`); a run replaces only
-its own partitions.
+its own partitions. A load may name member keys in its input metadata (`member_keys`) to read only their rows.
 """
 
 import dagster as dg
@@ -14,6 +14,8 @@ from resources.warehouse import Warehouse
 
 
 PARTITION_COLUMN = "partition_column"
+# Input metadata naming the member keys to read (a notebook reading only the members it needs); absent: every member.
+MEMBERS = "member_keys"
 
 
 def table_of(key: dg.AssetKey) -> tuple[str, str]:
@@ -35,7 +37,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         schema, name = table_of(context.asset_key)
+        members = (context.definition_metadata or {}).get(MEMBERS)
         if context.has_asset_partitions:
             column = context.upstream_output.definition_metadata[PARTITION_COLUMN]
-            return self.warehouse.read_table(schema, name, column, list(context.asset_partition_keys))
-        return self.warehouse.read_table(schema, name)
+            return self.warehouse.read_table(schema, name, column, list(context.asset_partition_keys), members=members)
+        return self.warehouse.read_table(schema, name, members=members)

@@ -141,11 +141,19 @@ class Warehouse(dg.ConfigurableResource):
             rows = con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables ORDER BY 1").fetchall()
         return [r[0] for r in rows]
 
-    def read_table(self, schema: str, name: str, column: str | None = None, keys: list[str] | None = None) -> pl.DataFrame:
-        """A table as the acting principal may see it; optionally only the rows whose `column` is in `keys`."""
+    def read_table(self, schema: str, name: str, column: str | None = None, keys: list[str] | None = None,
+                   members: list[str] | None = None) -> pl.DataFrame:
+        """A table as the acting principal may see it; optionally only the rows whose `column` is in `keys`, and only
+        those of the given `members` (member keys)."""
         qualified, grant = self._readable(schema, name)
-        where = f'"{column}" IN (SELECT unnest($keys))' if column is not None else None
-        frame = self._select(grant, schema, name, where, {"keys": keys} if column is not None else None)
+        clauses, params = [], {}
+        if column is not None:
+            clauses.append(f'"{column}" IN (SELECT unnest($keys))')
+            params["keys"] = keys
+        if members is not None:
+            clauses.append('"member_key" IN (SELECT unnest($members))')
+            params["members"] = members
+        frame = self._select(grant, schema, name, " AND ".join(clauses) or None, params or None)
         self._audit(grant, "read", qualified, f"{frame.height} rows")
         return frame
 

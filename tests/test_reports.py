@@ -138,6 +138,11 @@ def test_load_reads_any_asset_by_key_and_partition_through_the_pipelines_io_mana
     assert load("gold/labels").height == labels.height, "no partition: every partition"
     stacked = load_partitions("gold/labels", ["2025-05-01", "2025-01-01", "2025-02-01"])["as_of_month"]
     assert stacked[0] == "2025-05-01" and set(stacked) == {"2025-05-01", "2025-01-01", "2025-02-01"}
+    months = ["2025-09-01", "2025-10-01"]
+    in_months = features.filter(pl.col("as_of_month").is_in(months))
+    some = in_months["member_key"].unique().sort().head(3).to_list()
+    only = load_partitions("gold/features", months, members=some)
+    assert set(only["member_key"]) == set(some) and only.height == in_months.filter(pl.col("member_key").is_in(some)).height < in_months.height
     assert load("governance/promotion_ledger")["action"].to_list() == ["promote"]
     for key, partition, message in (("gold/feature", None, "no asset 'gold/feature'; did you mean gold/features?"),
                                     ("gold/features", "2025-09", "gold/features has no partition '2025-09'; did you mean 2025-09-01?"),
