@@ -131,5 +131,5 @@ def labelled_member_rows(warehouse: Warehouse, measure: str, months: list[str] |
     labels = warehouse.read_table("gold", "labels", "measure", [measure])
     if months is not None:
         labels = labels.filter(pl.col(AS_OF_MONTH).is_in(months))
-    features = warehouse.read_table("gold", "features", "member_key", labels["member_key"].unique().to_list())
+    features = warehouse.read_table("gold", "features", members=labels["member_key"].unique().to_list())
     return features.join(labels.select(KEYS), on=KEYS, how="semi"), labels

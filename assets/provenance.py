@@ -40,7 +40,7 @@ class Sources:
 
 
 def _score(sources: Sources, member_key: str, measure: str, month: str) -> dict:
-    scores = sources.warehouse.read_table("scores", measure, "member_key", [member_key]).filter(pl.col(AS_OF_MONTH) == month)
+    scores = sources.warehouse.read_table("scores", measure, AS_OF_MONTH, [month], members=[member_key])
     if scores.is_empty():
         raise ScoreNotFound(f"no score for member {member_key}, measure {measure}, as-of month {month}")
     return scores.row(0, named=True)
@@ -63,7 +63,7 @@ def _ledger(sources: Sources, measure: str, version: int) -> list[dict]:
 
 
 def _features(sources: Sources, member_key: str, month: str) -> dict:
-    row = sources.warehouse.read_table("gold", "features", "member_key", [member_key]).filter(pl.col(AS_OF_MONTH) == month)
+    row = sources.warehouse.read_table("gold", "features", AS_OF_MONTH, [month], members=[member_key])
     records = sources.instance.fetch_materializations(dg.AssetRecordsFilter(dg.AssetKey(["gold", "features"]), asset_partitions=[month]), limit=1)
     run = records.records[0].run_id if records.records else None
     values = row.select(f.name for f in FEATURES).row(0, named=True) if row.height else {}
@@ -74,7 +74,7 @@ def _silver(sources: Sources, member_key: str, month: str) -> list[dict]:
     """Per feed: the member's rows visible at the as-of date, by arrival day and source file, with the feed's checks."""
     as_of, out = month_end(month), []
     for feed in FEEDS:
-        rows = visible(sources.warehouse.read_table("silver", feed, "member_key", [member_key]).lazy(), as_of, contract(feed).service_date).collect()
+        rows = visible(sources.warehouse.read_table("silver", feed, members=[member_key]).lazy(), as_of, contract(feed).service_date).collect()
         arrivals = rows.group_by(ARRIVAL_DATE, SOURCE_FILE).len().sort(ARRIVAL_DATE)
         checks = {}
         for name in SILVER_CHECKS:

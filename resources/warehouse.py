@@ -91,14 +91,18 @@ class Warehouse(dg.ConfigurableResource):
         the warehouse, so a table larger than memory never becomes one frame."""
         if objects := self._objects():
             return objects.write_table(schema, name, frame)
-        with self.connect() as con, tempfile.TemporaryDirectory(dir=Path(self.path).parent, prefix=".incoming-") as folder:
+        if isinstance(frame, pl.LazyFrame):
+            with tempfile.TemporaryDirectory(dir=Path(self.path).parent, prefix=".incoming-") as folder:
+                frame.sink_parquet(incoming := Path(folder) / "table.parquet")  # before taking the lock: other steps write meanwhile
+                return self._replace(schema, name, f"read_parquet('{incoming}')")
+        return self._replace(schema, name, "incoming", frame)
+
+    def _replace(self, schema: str, name: str, source: str, incoming: pl.DataFrame | None = None) -> None:
+        """`schema.name` becomes the rows of `source` (SQL), where `incoming` is registered under that name if given."""
+        with self.connect() as con:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            if isinstance(frame, pl.LazyFrame):
-                frame.sink_parquet(incoming := Path(folder) / "table.parquet")
-                source = f"read_parquet('{incoming}')"
-            else:
-                con.register("incoming", frame.to_arrow())
-                source = "incoming"
+            if incoming is not None:
+                con.register(source, incoming.to_arrow())
             con.execute(f'CREATE OR REPLACE TABLE "{schema}"."{name}" AS SELECT * FROM {source}')
 
     def write_partitions(self, schema: str, name: str, frame: pl.DataFrame, column: str, keys: list[str]) -> None:
